@@ -1,0 +1,56 @@
+# The book's commands. Each sets itself up on a fresh clone: a virtual environment, the pinned
+# requirements and the MNIST files.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROFILE ?= book
+NB ?=
+PAPERS := $(basename $(notdir $(filter-out book/scorecard.ipynb,$(wildcard book/*.ipynb))))
+SLUGS := $(if $(NB),$(NB),$(PAPERS))
+export PYTHONPATH := $(CURDIR)
+export MPLBACKEND := Agg
+
+.PHONY: setup book test execute goldens bench clean
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+data/MNIST/raw/.verified: $(BIN)/.installed lib/data.py
+	$(BIN)/python -c "from lib.data import download; download()"
+	touch $@
+
+setup: $(BIN)/.installed data/MNIST/raw/.verified
+
+book: setup
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: setup
+	$(BIN)/python -m pytest tests --nbval-lax --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# Re-run notebooks in place (make execute PROFILE=smoke|book|paper [NB=slug]), then the scorecard.
+execute: setup
+	@for slug in $(SLUGS); do \
+		echo "== $$slug ($(PROFILE))"; \
+		$(BIN)/papermill book/$$slug.ipynb book/$$slug.ipynb -p profile $(PROFILE) --cwd . || exit 1; \
+		$(BIN)/python tests/tag_notebook.py book/$$slug.ipynb || exit 1; \
+	done
+	$(BIN)/papermill book/scorecard.ipynb book/scorecard.ipynb -p profile $(PROFILE) --cwd .
+	$(BIN)/python tests/tag_notebook.py book/scorecard.ipynb
+
+# The nbval goldens: every paper notebook executed at the smoke profile.
+goldens: setup
+	@for slug in $(SLUGS); do \
+		$(BIN)/papermill book/$$slug.ipynb tests/notebooks/$$slug.smoke.ipynb -p profile smoke --cwd . || exit 1; \
+	done
+
+bench: setup
+	$(BIN)/python tests/bench_training.py
+	@if [ -f tests/bench_attacks.py ]; then $(BIN)/python tests/bench_attacks.py; fi
+
+clean:
+	rm -rf _build

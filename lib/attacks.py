@@ -1,0 +1,303 @@
+"""Attacks as pure functions attack(model, x, y, *, eps, ...) -> x_adv, on batches in [0, 1].
+
+They never change the model's mode or its parameters' .grad: gradients come from torch.autograd.grad.
+Minimum-norm attacks (DeepFool, C&W, high-confidence) return x_adv too: norms and success come from lib.metrics.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+NORMS = ("linf", "l2")
+
+
+def check_inputs(x, y, **numbers):
+    """Raise ValueError naming the argument when x, y or a number is out of range (y=None skips the label check)."""
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError(f"x must lie in [0, 1], got values in [{x.min().item():.3g}, {x.max().item():.3g}]")
+    if y is not None and y.shape != x.shape[:1]:
+        raise ValueError(f"y must have shape {tuple(x.shape[:1])} (one label per example), got {tuple(y.shape)}")
+    for name, value in numbers.items():
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+
+
+def input_grad(model, x, y, loss_fn=F.cross_entropy):
+    """The gradient of the summed loss with respect to x (so each example's gradient is its own)."""
+    x = x.detach().requires_grad_(True)
+    loss = loss_fn(model(x), y, reduction="none")
+    return torch.autograd.grad(loss.sum(), x)[0], loss.detach()
+
+
+def _flat_norm(v, norm):
+    flat = v.flatten(1)
+    n = flat.abs().amax(1) if norm == "linf" else flat.norm(dim=1)
+    return n.view(-1, *[1] * (v.dim() - 1))
+
+
+def _init(x, eps, norm, generator):
+    """A uniform random start inside the ball (L∞) or on a random direction within radius eps (L2)."""
+    if norm == "linf":
+        noise = torch.rand(x.shape, generator=generator, device="cpu").to(x) * 2 - 1
+    else:
+        noise = torch.randn(x.shape, generator=generator, device="cpu").to(x)
+        radius = torch.rand(x.shape[0], generator=generator, device="cpu").to(x).view(-1, *[1] * (x.dim() - 1))
+        noise = noise / _flat_norm(noise, "l2").clamp_min(1e-12) * radius
+    return (x + eps * noise).clamp(0, 1)
+
+
+def _step(grad, alpha, norm):
+    """The steepest-ascent step of length alpha in the norm."""
+    if norm == "linf":
+        return alpha * grad.sign()
+    return alpha * grad / _flat_norm(grad, "l2").clamp_min(1e-12)
+
+
+def _project(x_adv, x, eps, norm):
+    """Back into the eps-ball around x, then into the box [0, 1]."""
+    delta = x_adv - x
+    if norm == "linf":
+        delta = delta.clamp(-eps, eps)
+    else:
+        delta = delta * (eps / _flat_norm(delta, "l2").clamp_min(1e-12)).clamp(max=1)
+    return (x + delta).clamp(0, 1)
+
+
+def pgd(model, x, y, *, eps, alpha, steps, norm="linf", random_start=True, restarts=1,
+        loss_fn=F.cross_entropy, seed=None):
+    """Projected gradient ascent on the loss (Madry et al. 2018); restarts keep each example's worst case."""
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    check_inputs(x, y, eps=eps, alpha=alpha, steps=steps, restarts=restarts)
+    x = x.detach()
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    best, best_loss, best_wrong = x.clone(), torch.full(y.shape, -float("inf"), device=x.device), None
+    for _ in range(max(restarts, 1)):
+        x_adv = _init(x, eps, norm, generator) if random_start and eps > 0 else x.clone()
+        for _ in range(steps):
+            grad, _ = input_grad(model, x_adv, y, loss_fn)
+            x_adv = _project(x_adv + _step(grad, alpha, norm), x, eps, norm)
+        if restarts <= 1:
+            return x_adv  # a single run has nothing to compare against: skip the extra forward pass
+        with torch.no_grad():
+            logits = model(x_adv)
+            loss = loss_fn(logits, y, reduction="none")
+            wrong = logits.argmax(1) != y
+        # A misclassified example beats any loss value; among equals, the higher loss wins.
+        better = loss > best_loss if best_wrong is None else (wrong & ~best_wrong) | ((wrong == best_wrong) & (loss > best_loss))
+        best[better], best_loss[better] = x_adv[better], loss[better]
+        best_wrong = wrong if best_wrong is None else best_wrong | wrong
+    return best
+
+
+def fgsm(model, x, y, *, eps, loss_fn=F.cross_entropy):
+    """Fast gradient sign method, x + eps * sign(∇x loss) clipped to [0, 1] (Goodfellow et al. 2015): one PGD step."""
+    return pgd(model, x, y, eps=eps, alpha=eps, steps=1, norm="linf", random_start=False, loss_fn=loss_fn)
+
+
+def uniform_noise(x, *, eps, seed=None):
+    """Random L∞ noise, uniform in [-eps, eps] per pixel, clipped to [0, 1]."""
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    return _init(x.detach(), eps, "linf", generator)
+
+
+# Minimum-norm and one-step L2 attacks. Per-example scalars are (N,) tensors, broadcast with _per_sample.
+
+def _per_sample(v, x):
+    """Reshape an (N,) tensor to broadcast against x of shape (N, ...)."""
+    return v.view(-1, *[1] * (x.dim() - 1))
+
+
+def _jacobian(model, x, probs=False):
+    """The logits (or softmax probabilities) of x, (N, K), and their gradients with respect to x, (N, K, *x.shape[1:])."""
+    x = x.detach().requires_grad_(True)
+    out = model(x)
+    if probs:
+        out = out.softmax(1)
+    k = out.shape[1]
+    # One backward pass per class on a shared forward graph: on the CPU this beats vmap'd backward for conv nets.
+    grads = [torch.autograd.grad(out[:, j].sum(), x, retain_graph=j < k - 1)[0] for j in range(k)]
+    return out.detach(), torch.stack(grads, 1)
+
+
+def _closest_boundary(out, jac, y):
+    """DeepFool's linearisation: for k != y, distance |f_k - f_y| / ||∇f_k - ∇f_y||_2; returns the closest k,
+    its distance (N,), its direction ∇f_k - ∇f_y (N, ...) and that direction's norm (N,)."""
+    rows = torch.arange(len(y), device=y.device)
+    f = out - out[rows, y].unsqueeze(1)
+    w = jac - jac[rows, y].unsqueeze(1)
+    w_norm = w.flatten(2).norm(dim=2)
+    dist = f.abs() / (w_norm + 1e-8)
+    dist[rows, y] = float("inf")
+    k = dist.argmin(1)
+    return k, dist[rows, k], w[rows, k], w_norm[rows, k]
+
+
+def _l2_direction(v):
+    """v / ||v||_2 per example (0 where v is 0)."""
+    return v / _flat_norm(v, "l2").clamp_min(1e-12)
+
+
+def deepfool(model, x, y, *, steps=50, overshoot=0.02, step_clip=None, clip=True):
+    """DeepFool L2 (Moosavi-Dezfooli et al. 2016): step to the closest linearised boundary among k != y until the
+    prediction leaves y. x_adv = x + (1 + overshoot) r with r the sum of the steps; each step's length is capped at
+    step_clip (+1e-4), and with clip x_adv is projected to [0, 1] after every step (Matyasko & Chau 2018, 001)."""
+    check_inputs(x, y, steps=steps, overshoot=overshoot, step_clip=0 if step_clip is None else step_clip)
+    x = x.detach()
+    r, x_adv = torch.zeros_like(x), x.clone()
+    active = torch.arange(len(x), device=x.device)
+    for _ in range(steps):
+        # A cheap forward pass first, so that the K backward passes are spent only on examples still classified y.
+        with torch.no_grad():
+            active = active[model(x_adv[active]).argmax(1) == y[active]]
+        if len(active) == 0:
+            break
+        out, jac = _jacobian(model, x_adv[active])
+        _, dist, w, w_norm = _closest_boundary(out, jac, y[active])
+        if step_clip is not None:
+            dist = dist.clamp(max=step_clip)
+        # The 1e-4 pushes an example that sits on the boundary across it.
+        r[active] += _per_sample((dist + 1e-4) / (w_norm + 1e-8), w) * w
+        x_new = x[active] + (1 + overshoot) * r[active]
+        if clip:
+            x_new = x_new.clamp(0, 1)
+            r[active] = (x_new - x[active]) / (1 + overshoot)  # r stays the perturbation actually applied
+        x_adv[active] = x_new
+    return x_adv
+
+
+def high_confidence(model, x, y, *, steps, step_clip, overshoot, confidence=None, clip=True):
+    """Matyasko & Chau (2018)'s targeted attack, evaluation form: target t = the closest linearised boundary at the clean
+    x (k != y); L2 steps (1e-4 + |log p_t - log C| / ||∇ log p_t||) ∇ log p_t / ||∇ log p_t||, each clipped to step_clip,
+    until t is predicted with p_t >= C (step_clip=None: no clip). C defaults to the clean prediction's confidence; a float or an (N,) tensor overrides it."""
+    check_inputs(x, y, steps=steps, overshoot=overshoot, step_clip=0 if step_clip is None else step_clip)
+    x = x.detach()
+    out, jac = _jacobian(model, x)
+    target = _closest_boundary(out, jac, y)[0]
+    if confidence is None:
+        confidence = out.softmax(1).amax(1)
+    confidence = torch.as_tensor(confidence, dtype=x.dtype, device=x.device).expand(len(x))
+    if confidence.min() <= 0 or confidence.max() > 1:
+        raise ValueError(f"confidence must lie in (0, 1], got values in [{confidence.min():.3g}, {confidence.max():.3g}]")
+    log_c = confidence.log()
+    r, x_adv = torch.zeros_like(x), x.clone()
+    active = torch.arange(len(x), device=x.device)
+    for _ in range(steps):
+        xa = x_adv[active].requires_grad_(True)
+        log_p = model(xa).log_softmax(1)
+        log_pt = log_p.gather(1, target[active].unsqueeze(1)).squeeze(1)
+        w = torch.autograd.grad(log_pt.sum(), xa)[0]
+        going = (log_p.argmax(1) != target[active]) | (log_pt < log_c[active])
+        active, w, log_pt = active[going], w[going], log_pt.detach()[going]
+        if len(active) == 0:
+            break
+        w_norm = (1e-8 + w.flatten(1).pow(2).sum(1)).sqrt()
+        step = _per_sample((1e-4 + (log_pt - log_c[active]).abs() / w_norm) / w_norm, w) * w
+        if step_clip is not None:
+            step = step * (step_clip / _flat_norm(step, "l2").clamp_min(1e-12)).clamp(max=1)
+        r[active] += step
+        x_new = x[active] + (1 + overshoot) * r[active]
+        if clip:
+            x_new = x_new.clamp(0, 1)
+            r[active] = (x_new - x[active]) / (1 + overshoot)
+        x_adv[active] = x_new
+    return x_adv
+
+
+def cw_l2(model, x, y, *, c=1e-3, kappa=0.0, steps=1000, binary_steps=9, lr=1e-2, abort_early=True):
+    """Carlini & Wagner (2017) L2: minimise ||x_adv - x||² + c max(z_y - max_{k≠y} z_k, -kappa) over
+    x_adv = (tanh(w) + 1) / 2 with Adam, c from a per-example binary search (starting at c, x10 until a success).
+    Returns each example's smallest successful x_adv over all iterations, and x itself where every c failed."""
+    check_inputs(x, y, c=c, kappa=kappa, steps=steps, binary_steps=binary_steps, lr=lr)
+    x = x.detach()
+    n, device = len(x), x.device
+    w0 = torch.atanh((2 * x - 1) * (1 - 1e-6))  # shrink so that pixels at 0 and 1 get finite w
+    const = torch.full((n,), float(c), dtype=x.dtype, device=device)
+    lower, upper = torch.zeros_like(const), torch.full_like(const, float("inf"))
+    best, best_l2 = x.clone(), torch.full_like(const, float("inf"))
+    check_every = max(math.ceil(steps / 10), 1)
+    beta1, beta2 = 0.9, 0.999
+    for _ in range(binary_steps):
+        found = torch.zeros(n, dtype=torch.bool, device=device)
+        idx, xs, ys, cs = torch.arange(n, device=device), x, y, const
+        w, m, v = w0.clone(), torch.zeros_like(x), torch.zeros_like(x)
+        previous = torch.full_like(const, float("inf"))
+        for t in range(1, steps + 1):
+            w.requires_grad_(True)
+            x_adv = (torch.tanh(w) + 1) / 2
+            logits = model(x_adv)
+            l2 = (x_adv - xs).flatten(1).pow(2).sum(1)
+            real = logits.gather(1, ys.unsqueeze(1)).squeeze(1)
+            other = logits.scatter(1, ys.unsqueeze(1), float("-inf")).amax(1)
+            loss = l2 + cs * (real - other).clamp_min(-kappa)
+            grad = torch.autograd.grad(loss.sum(), w)[0]
+            w, x_adv, l2, loss = w.detach(), x_adv.detach(), l2.detach(), loss.detach()
+            success = other.detach() > real.detach() + kappa
+            found[idx] |= success
+            better = success & (l2 < best_l2[idx])
+            best[idx[better]], best_l2[idx[better]] = x_adv[better], l2[better]
+            # Adam with bias correction, as in Carlini's code; its state is per pixel, so examples can leave the batch.
+            m.mul_(beta1).add_(grad, alpha=1 - beta1)
+            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            w -= lr * (m / (1 - beta1 ** t)) / ((v / (1 - beta2 ** t)).sqrt() + 1e-8)
+            if abort_early and (t - 1) % check_every == 0:
+                # Carlini aborts the whole batch when its summed loss stalls; per example is the same test, and an
+                # example that has converged stops costing forward and backward passes.
+                going = loss <= 0.9999 * previous
+                if not going.all():
+                    idx, xs, ys, cs, w, m, v = (a[going] for a in (idx, xs, ys, cs, w, m, v))
+                    if len(idx) == 0:
+                        break
+                previous = loss[going]
+        upper = torch.where(found, torch.minimum(upper, const), upper)
+        lower = torch.where(found, lower, torch.maximum(lower, const))
+        const = torch.where(upper.isinf(), const * 10, (lower + upper) / 2)
+    return best
+
+
+def adv_loss(model, x, y, *, eps, clip=True, loss_fn=F.cross_entropy):
+    """Huang et al. (2015)'s Adv_Loss: x + eps ∇x loss / ||∇x loss||_2, an L2 step of length eps (clipped to [0, 1] with clip)."""
+    check_inputs(x, y, eps=eps)
+    x = x.detach()
+    grad, _ = input_grad(model, x, y, loss_fn)
+    x_adv = x + eps * _l2_direction(grad)
+    return x_adv.clamp(0, 1) if clip else x_adv
+
+
+def adv_loss_sign(model, x, y, *, eps, clip=True, loss_fn=F.cross_entropy):
+    """Huang et al. (2015)'s Adv_Loss_Sign: the FGSM direction sign(∇x loss) rescaled to L2 norm eps."""
+    check_inputs(x, y, eps=eps)
+    x = x.detach()
+    grad, _ = input_grad(model, x, y, loss_fn)
+    x_adv = x + eps * _l2_direction(grad.sign())
+    return x_adv.clamp(0, 1) if clip else x_adv
+
+
+def adv_alpha(model, x, y, *, eps, clip=True):
+    """Huang et al. (2015)'s Adv_Alpha (Algorithm 1): one DeepFool step on the softmax outputs α toward the class
+    j != y with the smallest |α_y - α_j| / ||∇α_j - ∇α_y||_2, in the direction ∇α_j - ∇α_y rescaled to L2 norm eps."""
+    check_inputs(x, y, eps=eps)
+    x = x.detach()
+    probs, jac = _jacobian(model, x, probs=True)
+    # The paper's r_j carries the sign of α_y - α_j; we always push away from y, which is the same for a
+    # correctly classified x and keeps a misclassified one from being pushed back to y.
+    direction = _closest_boundary(probs, jac, y)[2]
+    x_adv = x + eps * _l2_direction(direction)
+    return x_adv.clamp(0, 1) if clip else x_adv
+
+
+def vat(model, x, y=None, *, eps, xi=1e-6, seed=None, clip=True):
+    """The virtual adversarial perturbation (Miyato et al. 2016): one power iteration from d ~ N(0, I),
+    g = ∇_r KL(p(x) || p(x + r)) at r = xi d / ||d||_2, and x_adv = x + eps g / ||g||_2. y is not used
+    (VAT needs no labels) but is shape-checked when given, so vat fits the attack(model, x, y) signature."""
+    check_inputs(x, y, eps=eps, xi=xi)
+    x = x.detach()
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    d = torch.randn(x.shape, generator=generator, device="cpu").to(x)
+    with torch.no_grad():
+        log_p = model(x).log_softmax(1)
+    r = (xi * _l2_direction(d)).requires_grad_(True)
+    kl = (log_p.exp() * (log_p - model(x + r).log_softmax(1))).sum()
+    grad = torch.autograd.grad(kl, r)[0]
+    x_adv = x + eps * _l2_direction(grad)
+    return x_adv.clamp(0, 1) if clip else x_adv

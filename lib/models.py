@@ -1,0 +1,57 @@
+"""Small model factories. Classifiers output logits: the softmax lives in the loss."""
+import torch
+from torch import nn
+
+
+def mlp(sizes, *, batch_norm=False, activation=nn.ReLU, dropout=0.0):
+    """Flatten, then Linear(+BatchNorm)+activation(+Dropout) per hidden layer, and a linear last layer."""
+    layers = [nn.Flatten()]
+    for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
+        layers.append(nn.Linear(n_in, n_out))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(n_out))
+        layers.append(activation())
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+    layers.append(nn.Linear(sizes[-2], sizes[-1]))
+    return nn.Sequential(*layers)
+
+
+def squash_tanh(o):
+    """Map raw outputs to [-1, 1] pixel by pixel (Dhillon & Pavse §3.1, the tanh method)."""
+    return torch.tanh(o)
+
+
+def squash_scaled(o):
+    """Centre each sample's outputs on 0, then scale them so that max |o| = 1 (Dhillon & Pavse, the scaled method)."""
+    o = o - o.mean(dim=1, keepdim=True)
+    return o / o.abs().amax(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+class Perturber(nn.Module):
+    """A network that maps x to x_adv = clip(x + eps * squash(net(x)), 0, 1): an L∞-bounded learned adversary."""
+
+    def __init__(self, net, *, eps, squash):
+        super().__init__()
+        self.net, self.eps, self.squash = net, eps, squash
+
+    def forward(self, x):
+        delta = self.eps * self.squash(self.net(x)).view_as(x)
+        return (x + delta).clamp(0, 1)
+
+
+def lenet():
+    """LeNet-5 as in Matyasko & Chau (2018)'s models.py: conv5x5 32 (valid) + ReLU, maxpool 2, conv5x5 64 (valid)
+    + ReLU, maxpool 2, FC 1024 -> 512 + ReLU, FC 512 -> 10; He (fan-in, truncated normal) weights, zero biases."""
+    net = nn.Sequential(
+        nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(1024, 512), nn.ReLU(), nn.Linear(512, 10))
+    for layer in net:
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            fan_in = layer.weight[0].numel()
+            # TF's truncated normal cuts at 2 std; dividing by 0.8796 restores the variance 2 / fan_in.
+            std = (2.0 / fan_in) ** 0.5 / 0.87962566103423978
+            nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
+            nn.init.zeros_(layer.bias)
+    return net

@@ -1,0 +1,69 @@
+"""Claims against the paper, one verdict rule for the whole book, and the results file of a run.
+
+A claim is reproduced when |ours - reported| <= tolerance, partly when within twice the tolerance,
+not reproduced otherwise. Tolerances: clean accuracy 0.5 points, accuracy under attack 3 points,
+a norm 10% relative; an ordering claim must hold in >= 80% of runs (partly: >= 60%).
+"""
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lib import DATA
+
+TOLERANCE = {"clean": 0.5, "attack": 3.0, "norm": 0.10, "ordering": 0.8}
+
+
+def verdict(kind, reported, ours):
+    """The verdict of the book's rule for one claim of the given kind."""
+    if kind not in TOLERANCE:
+        raise ValueError(f"kind must be one of {sorted(TOLERANCE)}, got {kind!r}")
+    if kind == "ordering":
+        missed = 1 - ours  # the fraction of runs where the stated order fails
+        return "reproduced" if missed <= 1 - TOLERANCE[kind] + 1e-9 else (
+            "partly" if missed <= 2 * (1 - TOLERANCE[kind]) + 1e-9 else "not reproduced")
+    gap = abs(ours - reported) / (abs(reported) if kind == "norm" else 1)
+    return "reproduced" if gap <= TOLERANCE[kind] else "partly" if gap <= 2 * TOLERANCE[kind] else "not reproduced"
+
+
+def claim(claim_id, description, kind, reported, values):
+    """A claim row: `values` holds one number per run (for an ordering claim, whether it held)."""
+    values = np.asarray(values, dtype=float)
+    ours = float(values.mean())
+    return {"id": claim_id, "description": description, "kind": kind,
+            "reported": "holds" if kind == "ordering" else reported,
+            "ours_mean": ours, "ours_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "n_runs": len(values), "tolerance": TOLERANCE[kind],
+            "verdict": verdict(kind, reported, ours)}
+
+
+def load_reported(slug, root=DATA / "reported"):
+    """The paper's numbers for a slug, as typed once from the paper: {claim id: {...}}."""
+    return {c["id"]: c for c in json.loads((Path(root) / f"{slug}.json").read_text())["claims"]}
+
+
+def git_sha():
+    run = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=DATA.parent)
+    return run.stdout.strip() if run.returncode == 0 else "unknown"
+
+
+def write_results(slug, profile, config, claims, metrics, *, device, seeds, started, root=DATA / "results"):
+    """Write data/results/<slug>-<profile>.json atomically and return its path."""
+    path = Path(root) / f"{slug}-{profile}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"slug": slug, "profile": profile, "config": config, "claims": claims, "metrics": metrics,
+              "env": {"torch": torch.__version__, "device": str(device), "git_sha": git_sha(),
+                      "wall_s": round(time.time() - started, 1), "seeds": list(seeds)}}
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
+    partial.write_text(json.dumps(record, indent=1, default=float) + "\n")
+    os.replace(partial, path)
+    return path
+
+
+def load_results(profile="book", root=DATA / "results"):
+    """Every results file of a profile, sorted by slug."""
+    return [json.loads(p.read_text()) for p in sorted(Path(root).glob(f"*-{profile}.json"))]

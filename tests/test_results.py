@@ -1,0 +1,43 @@
+"""The book's verdict rule and the results file."""
+import json
+
+import pytest
+
+from lib.results import claim, verdict, write_results
+
+
+@pytest.mark.parametrize("kind, reported, ours, expected", [
+    ("clean", 98.26, 98.70, "reproduced"),
+    ("clean", 98.26, 97.30, "partly"),
+    ("clean", 98.26, 97.20, "not reproduced"),
+    ("attack", 20.41, 23.40, "reproduced"),
+    ("attack", 20.41, 26.00, "partly"),
+    ("attack", 20.41, 40.00, "not reproduced"),
+    ("norm", 0.20, 0.219, "reproduced"),
+    ("norm", 0.20, 0.235, "partly"),
+    ("norm", 0.20, 0.30, "not reproduced"),
+    ("ordering", None, 0.8, "reproduced"),
+    ("ordering", None, 2 / 3, "partly"),
+    ("ordering", None, 0.5, "not reproduced"),
+])
+def test_verdict_rule(kind, reported, ours, expected):
+    assert verdict(kind, reported, ours) == expected
+
+
+def test_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        verdict("accuracy", 1.0, 1.0)
+
+
+def test_claim_and_results_file(tmp_path):
+    rows = [claim("clean", "clean accuracy", "clean", 98.0, [98.1, 98.3]),
+            claim("order", "AT is best", "ordering", None, [True, True, False])]
+    assert rows[0]["ours_mean"] == pytest.approx(98.2) and rows[0]["n_runs"] == 2
+    assert rows[0]["ours_std"] == pytest.approx(0.1414, abs=1e-4) and rows[0]["verdict"] == "reproduced"
+    assert rows[1]["reported"] == "holds" and rows[1]["verdict"] == "partly"
+    path = write_results("toy", "smoke", {"epochs": 1}, rows, {"x": 1.0}, device="cpu", seeds=[0, 1],
+                         started=0.0, root=tmp_path)
+    record = json.loads(path.read_text())
+    assert set(record) == {"slug", "profile", "config", "claims", "metrics", "env"}
+    assert record["env"]["seeds"] == [0, 1] and record["claims"][1]["id"] == "order"
+    assert [p.name for p in tmp_path.iterdir()] == ["toy-smoke.json"]
