@@ -1,0 +1,110 @@
+"""A3T (Erraqabi et al. 2018): a classifier split into encoder E and residual R, trained jointly with a
+discriminator D that tells E's features of clean inputs from those of their FGSM examples.
+
+The classifier is `nn.Sequential(encoder, residual)`; D maps a feature to one logit (real = 1, adversarial = 0).
+"""
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from lib.attacks import fgsm
+from lib.train import PROGRESS
+
+STATS = ("loss_cls", "loss_enc", "loss_disc", "acc_real", "acc_adv", "acc_disc")
+
+
+def discriminator_step(discriminator, z, z_adv, optimizer):
+    """One BCE step of D on features z = E(x) (target 1) and z_adv = E(x_adv) (target 0); returns D's loss and
+    accuracy on the batch. The features are detached, so nothing reaches E."""
+    target = torch.cat([torch.ones(len(z), device=z.device), torch.zeros(len(z_adv), device=z.device)])
+    logits = discriminator(torch.cat([z, z_adv]).detach()).squeeze(1)
+    loss = F.binary_cross_entropy_with_logits(logits, target)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), ((logits.detach() > 0).float() == target).float().mean()
+
+
+def classifier_step(classifier, discriminator, z, z_adv, y, optimizer, *, alpha, beta):
+    """One step of the classifier on L_cls + L_enc, from z = E(x) and z_adv = E(x_adv) with their graphs:
+    L_cls = -α log P(y|x) - (1-α) log P(y|x_adv), L_enc = -β log D(E(x_adv)). L_enc reaches only E; D is untouched.
+    Returns L_cls, L_enc and the classifier's accuracies on x and x_adv of the batch."""
+    logits, logits_adv = classifier[1](torch.cat([z, z_adv])).chunk(2)
+    loss_cls = alpha * F.cross_entropy(logits, y) + (1 - alpha) * F.cross_entropy(logits_adv, y)
+    loss_enc = torch.zeros((), device=z.device)
+    if beta > 0:
+        logit_d = discriminator(z_adv).squeeze(1)
+        # -log D = BCE against the "real" label: E learns to make its adversarial features look real.
+        loss_enc = beta * F.binary_cross_entropy_with_logits(logit_d, torch.ones_like(logit_d))
+    optimizer.zero_grad(set_to_none=True)
+    # inputs=: D's parameters get no gradient; R's gradient comes from L_cls alone, as R is not on L_enc's path.
+    (loss_cls + loss_enc).backward(inputs=list(classifier.parameters()))
+    optimizer.step()
+    return (loss_cls.detach(), loss_enc.detach(), (logits.detach().argmax(1) == y).float().mean(),
+            (logits_adv.detach().argmax(1) == y).float().mean())
+
+
+def a3t_step(classifier, discriminator, x, y, *, eps, alpha, beta, classifier_optimizer, discriminator_optimizer):
+    """One A3T iteration: FGSM examples of the current classifier, one D update, then one classifier update.
+    Returns a dict of the batch's statistics (0-dim tensors on the device), keyed as STATS."""
+    x_adv = fgsm(classifier, x, y, eps=eps).detach()
+    # One forward pass of E serves both steps: D's step does not change E, so the graph stays valid.
+    z, z_adv = classifier[0](torch.cat([x, x_adv])).chunk(2)
+    loss_disc, acc_disc = discriminator_step(discriminator, z, z_adv, discriminator_optimizer)
+    loss_cls, loss_enc, acc_real, acc_adv = classifier_step(classifier, discriminator, z, z_adv, y,
+                                                            classifier_optimizer, alpha=alpha, beta=beta)
+    return dict(zip(STATS, (loss_cls, loss_enc, loss_disc, acc_real, acc_adv, acc_disc)))
+
+
+def train_a3t(classifier, discriminator, batches, *, epochs, eps, alpha, beta, classifier_optimizer,
+              discriminator_optimizer, evaluate=None, progress=False, desc="A3T"):
+    """Run a3t_step over every batch for `epochs` epochs; return {stat: [per-epoch mean over the batches]}.
+
+    α=1, β=0 is plain training; α=½, β=0 is 50/50 FGSM adversarial training (D is then a passive probe).
+    `evaluate(classifier, discriminator) -> {name: float}` runs after each epoch (a validation set, say),
+    and its values are appended to the history under their own names.
+    """
+    history = {name: [] for name in STATS}
+    device = next(classifier.parameters()).device
+    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False, file=PROGRESS):
+        classifier.train()
+        discriminator.train()
+        totals = {name: torch.zeros((), device=device) for name in STATS}
+        for x, y in batches:
+            stats = a3t_step(classifier, discriminator, x, y, eps=eps, alpha=alpha, beta=beta,
+                             classifier_optimizer=classifier_optimizer,
+                             discriminator_optimizer=discriminator_optimizer)
+            for name in STATS:
+                totals[name] += stats[name]  # summed on the device: no host sync per step
+        for name in STATS:
+            history[name].append((totals[name] / len(batches)).item())
+        if evaluate is not None:
+            for name, value in evaluate(classifier, discriminator).items():
+                history.setdefault(name, []).append(value)
+    return history
+
+
+def game_metrics(classifier, discriminator, x, y, *, eps, batch_size=2000):
+    """In eval mode (modes restored after): classifier accuracy on x and on FGSM(eps) examples, D's accuracy
+    on E(x) vs E(x_adv), and the mean L2 norms ||E(x) - E(x_adv)|| and ||E(x)|| over the examples."""
+    modes = classifier.training, discriminator.training
+    classifier.eval()
+    discriminator.eval()
+    encoder, residual = classifier[0], classifier[1]
+    sums = dict.fromkeys(("acc_real", "acc_adv", "acc_disc", "feature_distance", "feature_norm"), 0.0)
+    try:
+        for i in range(0, len(x), batch_size):
+            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            x_adv = fgsm(classifier, xb, yb, eps=eps)
+            with torch.no_grad():
+                z, z_adv = encoder(xb), encoder(x_adv)
+                d_real, d_adv = discriminator(z).squeeze(1), discriminator(z_adv).squeeze(1)
+                sums["acc_real"] += (residual(z).argmax(1) == yb).sum().item()
+                sums["acc_adv"] += (residual(z_adv).argmax(1) == yb).sum().item()
+                sums["acc_disc"] += ((d_real > 0).sum() + (d_adv <= 0).sum()).item() / 2
+                sums["feature_distance"] += (z - z_adv).flatten(1).norm(dim=1).sum().item()
+                sums["feature_norm"] += z.flatten(1).norm(dim=1).sum().item()
+    finally:
+        classifier.train(modes[0])
+        discriminator.train(modes[1])
+    return {name: total / len(x) for name, total in sums.items()}

@@ -1,0 +1,144 @@
+"""The A3T game: which players each step moves, the AT special case, modes and seeding."""
+import copy
+
+import torch
+from torch import nn
+
+from lib.attacks import fgsm
+from lib.data import Batches
+from lib.games import STATS, a3t_step, classifier_step, discriminator_step, game_metrics, train_a3t
+from lib.models import mlp
+from lib.train import train
+
+EPS = 0.1
+
+
+def toy_problem(n=256, seed=0):
+    """Two separable blobs in [0, 1]^(1x4x4), their centres 0.4 apart."""
+    generator = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=generator)
+    x = (0.3 + 0.4 * y.view(-1, 1, 1, 1) + 0.1 * torch.randn(n, 1, 4, 4, generator=generator)).clamp(0, 1)
+    return x, y
+
+
+def players(seed=0):
+    """A classifier nn.Sequential(E, R) on 16 inputs with 8 features, and a discriminator with dropout."""
+    torch.manual_seed(seed)
+    encoder = nn.Sequential(*mlp([16, 12, 8], activation=nn.LeakyReLU), nn.LeakyReLU())
+    classifier = nn.Sequential(encoder, mlp([8, 8, 2], activation=nn.LeakyReLU))
+    return classifier, mlp([8, 8, 1], dropout=0.5)
+
+
+def snapshot(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def changed(before, module):
+    return [not torch.equal(b, p) for b, p in zip(before, module.parameters())]
+
+
+def sgd(module, lr=0.1):
+    return torch.optim.SGD(module.parameters(), lr=lr)
+
+
+def test_discriminator_step_moves_only_the_discriminator():
+    classifier, discriminator = players()
+    x, y = toy_problem(n=64)
+    x_adv = fgsm(classifier, x, y, eps=EPS)
+    z, z_adv = classifier[0](torch.cat([x, x_adv])).chunk(2)  # with the encoder's graph attached
+    before_c, before_d = snapshot(classifier), snapshot(discriminator)
+    loss, acc = discriminator_step(discriminator, z, z_adv, sgd(discriminator))
+    assert all(changed(before_d, discriminator))
+    assert not any(changed(before_c, classifier))
+    assert all(p.grad is None for p in classifier.parameters())
+    assert loss.item() > 0 and 0 <= acc.item() <= 1
+
+
+def test_encoder_loss_moves_only_the_encoder():
+    x, y = toy_problem(n=64)
+    after = {}
+    for beta in (0.0, 1.0):
+        classifier, discriminator = players()
+        discriminator.eval()  # no dropout, so the two runs see the same D
+        x_adv = fgsm(classifier, x, y, eps=EPS)
+        z, z_adv = classifier[0](torch.cat([x, x_adv])).chunk(2)
+        before_d = snapshot(discriminator)
+        _, loss_enc, _, _ = classifier_step(classifier, discriminator, z, z_adv, y, sgd(classifier),
+                                            alpha=0.5, beta=beta)
+        assert not any(changed(before_d, discriminator))
+        assert all(p.grad is None for p in discriminator.parameters())
+        assert (loss_enc.item() > 0) == (beta > 0)
+        after[beta] = classifier
+    # With plain SGD the difference between the two updates is L_enc's gradient alone.
+    encoder_diff = [not torch.allclose(a, b) for a, b in zip(after[0.0][0].parameters(), after[1.0][0].parameters())]
+    residual_same = [torch.allclose(a, b, atol=1e-7) for a, b in zip(after[0.0][1].parameters(), after[1.0][1].parameters())]
+    assert any(encoder_diff) and all(residual_same)
+
+
+def test_alpha_half_beta_zero_is_plain_fgsm_adversarial_training():
+    x, y = toy_problem()
+    classifier, discriminator = players()
+    reference = copy.deepcopy(classifier)
+    history = train_a3t(classifier, discriminator, Batches(x, y, batch_size=64, seed=3), epochs=2, eps=EPS,
+                        alpha=0.5, beta=0.0, classifier_optimizer=sgd(classifier, 0.5),
+                        discriminator_optimizer=sgd(discriminator))
+    losses = train(reference, Batches(x, y, batch_size=64, seed=3), epochs=2, optimizer=sgd(reference, 0.5),
+                   perturb=lambda model, xb, yb: fgsm(model, xb, yb, eps=EPS))
+    for a, b in zip(classifier.parameters(), reference.parameters()):
+        assert torch.allclose(a, b, atol=1e-5)
+    # train() averages the cross-entropy over the joined clean + adversarial batch: ½ CE(x) + ½ CE(x_adv).
+    assert torch.allclose(torch.tensor(history["loss_cls"]), torch.tensor(losses), atol=1e-5)
+    assert history["loss_enc"] == [0.0, 0.0]
+
+
+def test_train_mode_while_training_eval_mode_while_measuring():
+    x, y = toy_problem()
+    classifier, discriminator = players()
+    seen = {"train": set(), "measure": set()}
+    phase = "train"
+    for module in (classifier, discriminator):
+        module.register_forward_hook(lambda m, i, o: seen[phase].add(m.training))
+
+    def evaluate(c, d):
+        nonlocal phase
+        phase = "measure"
+        metrics = game_metrics(c, d, x, y, eps=EPS, batch_size=100)
+        phase = "train"
+        assert c.training and d.training  # game_metrics restores the modes it found
+        return {"val_acc_real": metrics["acc_real"]}
+
+    history = train_a3t(classifier, discriminator, Batches(x, y, batch_size=64), epochs=2, eps=EPS, alpha=0.5,
+                        beta=1.0, classifier_optimizer=sgd(classifier), discriminator_optimizer=sgd(discriminator),
+                        evaluate=evaluate)
+    assert seen == {"train": {True}, "measure": {False}}
+    assert set(history) == set(STATS) | {"val_acc_real"}
+    assert all(len(values) == 2 for values in history.values())
+
+
+def test_the_same_seed_gives_the_same_game():
+    x, y = toy_problem()
+    runs = []
+    for seed in (0, 0, 1):
+        classifier, discriminator = players(seed)
+        history = train_a3t(classifier, discriminator, Batches(x, y, batch_size=64, seed=seed), epochs=2, eps=EPS,
+                            alpha=0.5, beta=1.0, classifier_optimizer=torch.optim.Adam(classifier.parameters()),
+                            discriminator_optimizer=torch.optim.Adam(discriminator.parameters()))
+        runs.append((history, snapshot(classifier) + snapshot(discriminator)))
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+    assert runs[0][0] != runs[2][0]
+
+
+def test_the_game_learns_and_the_metrics_are_sane():
+    x, y = toy_problem()
+    classifier, discriminator = players()
+    optimizers = dict(classifier_optimizer=torch.optim.Adam(classifier.parameters(), lr=1e-2),
+                      discriminator_optimizer=torch.optim.Adam(discriminator.parameters(), lr=1e-2))
+    steps = [a3t_step(classifier, discriminator, xb, yb, eps=EPS, alpha=0.5, beta=1.0, **optimizers)
+             for _ in range(40) for xb, yb in Batches(x, y, batch_size=64)]
+    assert set(steps[0]) == set(STATS) and all(v.dim() == 0 for v in steps[0].values())
+    assert steps[-1]["loss_cls"] < steps[0]["loss_cls"]
+    metrics = game_metrics(classifier, discriminator, x, y, eps=EPS, batch_size=100)
+    assert metrics["acc_real"] > 0.95
+    assert all(0 <= metrics[k] <= 1 for k in ("acc_real", "acc_adv", "acc_disc"))
+    assert 0 < metrics["feature_distance"] < metrics["feature_norm"]
