@@ -13,8 +13,9 @@ NORMS = ("linf", "l2")
 
 def check_inputs(x, y, **numbers):
     """Raise ValueError naming the argument when x, y or a number is out of range (y=None skips the label check)."""
-    if x.min() < 0 or x.max() > 1:
-        raise ValueError(f"x must lie in [0, 1], got values in [{x.min().item():.3g}, {x.max().item():.3g}]")
+    low, high = torch.aminmax(x)
+    if low < 0 or high > 1:
+        raise ValueError(f"x must lie in [0, 1], got values in [{low.item():.3g}, {high.item():.3g}]")
     if y is not None and y.shape != x.shape[:1]:
         raise ValueError(f"y must have shape {tuple(x.shape[:1])} (one label per example), got {tuple(y.shape)}")
     for name, value in numbers.items():
@@ -46,23 +47,6 @@ def _init(x, eps, norm, generator):
     return (x + eps * noise).clamp(0, 1)
 
 
-def _step(grad, alpha, norm):
-    """The steepest-ascent step of length alpha in the norm."""
-    if norm == "linf":
-        return alpha * grad.sign()
-    return alpha * grad / _flat_norm(grad, "l2").clamp_min(1e-12)
-
-
-def _project(x_adv, x, eps, norm):
-    """Back into the eps-ball around x, then into the box [0, 1]."""
-    delta = x_adv - x
-    if norm == "linf":
-        delta = delta.clamp(-eps, eps)
-    else:
-        delta = delta * (eps / _flat_norm(delta, "l2").clamp_min(1e-12)).clamp(max=1)
-    return (x + delta).clamp(0, 1)
-
-
 def pgd(model, x, y, *, eps, alpha, steps, norm="linf", random_start=True, restarts=1,
         loss_fn=F.cross_entropy, seed=None):
     """Projected gradient ascent on the loss (Madry et al. 2018); restarts keep each example's worst case."""
@@ -71,20 +55,33 @@ def pgd(model, x, y, *, eps, alpha, steps, norm="linf", random_start=True, resta
     check_inputs(x, y, eps=eps, alpha=alpha, steps=steps, restarts=restarts)
     x = x.detach()
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    best, best_loss, best_wrong = x.clone(), torch.full(y.shape, -float("inf"), device=x.device), None
+    if norm == "linf" and steps == 1 and not random_start and alpha <= eps:
+        low, high = 0.0, 1.0  # one step from x that cannot leave the eps-ball (FGSM): only the box binds
+    elif norm == "linf":
+        # The eps-ball ∩ [0, 1] is an interval per pixel, so the step and its projection fuse into one in-place clamp.
+        low, high = (x - eps).clamp_(min=0), (x + eps).clamp_(max=1)
+    best_wrong = None
     for _ in range(max(restarts, 1)):
         x_adv = _init(x, eps, norm, generator) if random_start and eps > 0 else x.clone()
         for _ in range(steps):
             grad, _ = input_grad(model, x_adv, y, loss_fn)
-            x_adv = _project(x_adv + _step(grad, alpha, norm), x, eps, norm)
+            if norm == "linf":
+                x_adv = x_adv.add_(grad.sign_(), alpha=alpha).clamp_(low, high)
+            else:
+                # In place: x_adv takes the step, becomes the perturbation, is scaled back into the ball and boxed.
+                delta = x_adv.addcdiv_(grad, _flat_norm(grad, "l2").clamp_min_(1e-12), value=alpha).sub_(x)
+                x_adv = delta.mul_((eps / _flat_norm(delta, "l2").clamp_min_(1e-12)).clamp_(max=1)).add_(x).clamp_(0, 1)
         if restarts <= 1:
             return x_adv  # a single run has nothing to compare against: skip the extra forward pass
+        if best_wrong is None:
+            best, best_loss = x.clone(), torch.full(y.shape, -float("inf"), dtype=x.dtype, device=x.device)
         with torch.no_grad():
             logits = model(x_adv)
             loss = loss_fn(logits, y, reduction="none")
             wrong = logits.argmax(1) != y
         # A misclassified example beats any loss value; among equals, the higher loss wins.
-        better = loss > best_loss if best_wrong is None else (wrong & ~best_wrong) | ((wrong == best_wrong) & (loss > best_loss))
+        better = (loss > best_loss if best_wrong is None
+                  else (wrong & ~best_wrong) | ((wrong == best_wrong) & (loss > best_loss)))
         best[better], best_loss[better] = x_adv[better], loss[better]
         best_wrong = wrong if best_wrong is None else best_wrong | wrong
     return best
@@ -97,6 +94,7 @@ def fgsm(model, x, y, *, eps, loss_fn=F.cross_entropy):
 
 def uniform_noise(x, *, eps, seed=None):
     """Random L∞ noise, uniform in [-eps, eps] per pixel, clipped to [0, 1]."""
+    check_inputs(x, None, eps=eps)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     return _init(x.detach(), eps, "linf", generator)
 
@@ -109,7 +107,8 @@ def _per_sample(v, x):
 
 
 def _jacobian(model, x, probs=False):
-    """The logits (or softmax probabilities) of x, (N, K), and their gradients with respect to x, (N, K, *x.shape[1:])."""
+    """The logits (or softmax probabilities) of x, (N, K), and their gradients with respect to x,
+    (N, K, *x.shape[1:])."""
     x = x.detach().requires_grad_(True)
     out = model(x)
     if probs:
@@ -167,9 +166,10 @@ def deepfool(model, x, y, *, steps=50, overshoot=0.02, step_clip=None, clip=True
 
 
 def high_confidence(model, x, y, *, steps, step_clip, overshoot, confidence=None, clip=True):
-    """Matyasko & Chau (2018)'s targeted attack, evaluation form: target t = the closest linearised boundary at the clean
-    x (k != y); L2 steps (1e-4 + |log p_t - log C| / ||∇ log p_t||) ∇ log p_t / ||∇ log p_t||, each clipped to step_clip,
-    until t is predicted with p_t >= C (step_clip=None: no clip). C defaults to the clean prediction's confidence; a float or an (N,) tensor overrides it."""
+    """Matyasko & Chau (2018)'s targeted attack, evaluation form: target t = the closest linearised boundary at the
+    clean x (k != y); L2 steps (1e-4 + |log p_t - log C| / ||w||) w / ||w||, w = ∇x log p_t, each clipped to
+    step_clip (None: no clip), until t is predicted with p_t >= C: the clean prediction's confidence, or a float or
+    an (N,) tensor."""
     check_inputs(x, y, steps=steps, overshoot=overshoot, step_clip=0 if step_clip is None else step_clip)
     x = x.detach()
     out, jac = _jacobian(model, x)
@@ -178,7 +178,8 @@ def high_confidence(model, x, y, *, steps, step_clip, overshoot, confidence=None
         confidence = out.softmax(1).amax(1)
     confidence = torch.as_tensor(confidence, dtype=x.dtype, device=x.device).expand(len(x))
     if confidence.min() <= 0 or confidence.max() > 1:
-        raise ValueError(f"confidence must lie in (0, 1], got values in [{confidence.min():.3g}, {confidence.max():.3g}]")
+        raise ValueError(f"confidence must lie in (0, 1], got values in "
+                         f"[{confidence.min().item():.3g}, {confidence.max().item():.3g}]")
     log_c = confidence.log()
     r, x_adv = torch.zeros_like(x), x.clone()
     active = torch.arange(len(x), device=x.device)
@@ -217,10 +218,18 @@ def cw_l2(model, x, y, *, c=1e-3, kappa=0.0, steps=1000, binary_steps=9, lr=1e-2
     best, best_l2 = x.clone(), torch.full_like(const, float("inf"))
     check_every = max(math.ceil(steps / 10), 1)
     beta1, beta2 = 0.9, 0.999
+
+    def write_back(rows):
+        # The compact state of these rows (of the current binary step) into the whole batch's.
+        found[idx[rows]], best[idx[rows]], best_l2[idx[rows]] = found_now[rows], best_now[rows], best_l2_now[rows]
+
     for _ in range(binary_steps):
         found = torch.zeros(n, dtype=torch.bool, device=device)
+        # The state of the examples still optimising, kept compact: an example whose loss has stalled leaves the
+        # batch (and stops costing forward and backward passes) after its running best is written back.
         idx, xs, ys, cs = torch.arange(n, device=device), x, y, const
         w, m, v = w0.clone(), torch.zeros_like(x), torch.zeros_like(x)
+        found_now, best_now, best_l2_now = found.clone(), best.clone(), best_l2.clone()
         previous = torch.full_like(const, float("inf"))
         for t in range(1, steps + 1):
             w.requires_grad_(True)
@@ -233,22 +242,27 @@ def cw_l2(model, x, y, *, c=1e-3, kappa=0.0, steps=1000, binary_steps=9, lr=1e-2
             grad = torch.autograd.grad(loss.sum(), w)[0]
             w, x_adv, l2, loss = w.detach(), x_adv.detach(), l2.detach(), loss.detach()
             success = other.detach() > real.detach() + kappa
-            found[idx] |= success
-            better = success & (l2 < best_l2[idx])
-            best[idx[better]], best_l2[idx[better]] = x_adv[better], l2[better]
-            # Adam with bias correction, as in Carlini's code; its state is per pixel, so examples can leave the batch.
+            found_now |= success
+            better = success & (l2 < best_l2_now)
+            best_l2_now = torch.where(better, l2, best_l2_now)
+            best_now = torch.where(_per_sample(better, x), x_adv, best_now)
+            # Adam with bias correction (Carlini's code uses TF's), in PyTorch's fused form.
             m.mul_(beta1).add_(grad, alpha=1 - beta1)
             v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            w -= lr * (m / (1 - beta1 ** t)) / ((v / (1 - beta2 ** t)).sqrt() + 1e-8)
+            correction1, root_correction2 = 1 - beta1 ** t, math.sqrt(1 - beta2 ** t)
+            w.addcdiv_(m, v.sqrt().add_(1e-8 * root_correction2), value=-lr * root_correction2 / correction1)
             if abort_early and (t - 1) % check_every == 0:
-                # Carlini aborts the whole batch when its summed loss stalls; per example is the same test, and an
-                # example that has converged stops costing forward and backward passes.
+                # Carlini's test (the loss has not fallen by 0.01 % since the last check), per example rather than
+                # on the batch's sum.
                 going = loss <= 0.9999 * previous
+                previous = loss[going]
                 if not going.all():
-                    idx, xs, ys, cs, w, m, v = (a[going] for a in (idx, xs, ys, cs, w, m, v))
+                    write_back(~going)
+                    idx, xs, ys, cs, w, m, v, found_now, best_now, best_l2_now = (
+                        a[going] for a in (idx, xs, ys, cs, w, m, v, found_now, best_now, best_l2_now))
                     if len(idx) == 0:
                         break
-                previous = loss[going]
+        write_back(torch.ones_like(idx, dtype=torch.bool))
         upper = torch.where(found, torch.minimum(upper, const), upper)
         lower = torch.where(found, lower, torch.maximum(lower, const))
         const = torch.where(upper.isinf(), const * 10, (lower + upper) / 2)
@@ -256,7 +270,8 @@ def cw_l2(model, x, y, *, c=1e-3, kappa=0.0, steps=1000, binary_steps=9, lr=1e-2
 
 
 def adv_loss(model, x, y, *, eps, clip=True, loss_fn=F.cross_entropy):
-    """Huang et al. (2015)'s Adv_Loss: x + eps ∇x loss / ||∇x loss||_2, an L2 step of length eps (clipped to [0, 1] with clip)."""
+    """Huang et al. (2015)'s Adv_Loss: x + eps ∇x loss / ||∇x loss||_2, an L2 step of length eps (then clipped to
+    [0, 1] with clip)."""
     check_inputs(x, y, eps=eps)
     x = x.detach()
     grad, _ = input_grad(model, x, y, loss_fn)
@@ -274,8 +289,8 @@ def adv_loss_sign(model, x, y, *, eps, clip=True, loss_fn=F.cross_entropy):
 
 
 def adv_alpha(model, x, y, *, eps, clip=True):
-    """Huang et al. (2015)'s Adv_Alpha (Algorithm 1): one DeepFool step on the softmax outputs α toward the class
-    j != y with the smallest |α_y - α_j| / ||∇α_j - ∇α_y||_2, in the direction ∇α_j - ∇α_y rescaled to L2 norm eps."""
+    """Huang et al. (2015)'s Adv_Alpha (Algorithm 1): one DeepFool step on the softmax outputs α toward the
+    class j != y with the smallest |α_y - α_j| / ||∇α_j - ∇α_y||_2, along ∇α_j - ∇α_y rescaled to L2 norm eps."""
     check_inputs(x, y, eps=eps)
     x = x.detach()
     probs, jac = _jacobian(model, x, probs=True)

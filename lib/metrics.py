@@ -66,9 +66,9 @@ def success_rate(model, x, x_adv, y, batch_size=2000):
 
 
 def rho_min_norm(model, x, x_adv, y, *, failures="exclude", failed_x_adv=None, batch_size=2000):
-    """ρ = mean of ||x_adv - x||_2 / ||x||_2 over the test points, points misclassified on x counting 0 (Matyasko & Chau
-    2018). A failure (x_adv still classified y) is dropped from the mean with failures="exclude"; with "count" it stays
-    at the norm of failed_x_adv (default x_adv itself; Carlini's code returns the all-0.5 image, torch.full_like(x, 0.5))."""
+    """ρ = mean of ||x_adv - x||_2 / ||x||_2 over the test points, points misclassified on x counting 0 (Matyasko &
+    Chau 2018). A failure (x_adv still classified y) is dropped from the mean with failures="exclude"; with "count" it
+    stays, at the norm of failed_x_adv: x_adv itself by default, 0.5 for the grey image Carlini's code returns."""
     if failures not in ("exclude", "count"):
         raise ValueError(f"failures must be 'exclude' or 'count', got {failures!r}")
     correct = predictions(model, x, batch_size) == y
