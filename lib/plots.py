@@ -13,7 +13,11 @@ def curves(x, series, *, xlabel, ylabel, title=None, ylim=None, xlim=None, ax=No
         mean, std = np.asarray(mean), np.asarray(std)
         ax.plot(x, mean, marker="o", markersize=3, label=label, color=color)
         ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, ylim=ylim, xlim=xlim)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if xlim is not None:  # set only when asked: set_xlim/set_ylim switch autoscaling off
+        ax.set_xlim(xlim)
+    if ylim is not None:
+        ax.set_ylim(ylim)
     ax.legend(fontsize="small")
     return fig
 
