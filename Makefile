@@ -30,8 +30,9 @@ setup: $(BIN)/.installed data/MNIST/raw/.verified
 book: setup
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
+# One thread for the tests and goldens: a smoke run's numbers repeat bit for bit only at a fixed thread count.
 test: setup
-	$(BIN)/python -m pytest tests --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 # Re-run notebooks in place (make execute PROFILE=smoke|book|paper [NB=slug]), then the scorecard.
@@ -48,7 +49,8 @@ execute: setup
 # The nbval goldens: every paper notebook executed at the smoke profile.
 goldens: setup
 	@for slug in $(PAPERS); do \
-		$(BIN)/papermill book/$$slug.ipynb tests/notebooks/$$slug.smoke.ipynb -p profile smoke --cwd . || exit 1; \
+		OMP_NUM_THREADS=1 $(BIN)/papermill book/$$slug.ipynb tests/notebooks/$$slug.smoke.ipynb -p profile smoke --cwd . \
+			|| exit 1; \
 	done
 
 bench: setup
