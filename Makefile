@@ -51,6 +51,7 @@ goldens: setup
 	@for slug in $(PAPERS); do \
 		OMP_NUM_THREADS=1 $(BIN)/papermill book/$$slug.ipynb tests/notebooks/$$slug.smoke.ipynb -p profile smoke --cwd . \
 			|| exit 1; \
+		$(BIN)/python tests/tag_notebook.py tests/notebooks/$$slug.smoke.ipynb || exit 1; \
 	done
 
 bench: setup

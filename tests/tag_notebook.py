@@ -1,6 +1,7 @@
-"""Make an executed notebook read like a paper: hide papermill's injected-parameters cell, drop progress bars.
+"""Make an executed notebook read like a paper, and name no machine paths.
 
-The bars go to the kernel's stderr, which ipykernel may still forward into the cell's outputs.
+Hides papermill's injected-parameters cell, drops progress bars (they go to the kernel's stderr, which ipykernel
+may still forward into the cell's outputs), and shortens absolute paths into the repository's data/ folder.
 """
 import re
 import sys
@@ -8,6 +9,7 @@ import sys
 import nbformat
 
 PROGRESS_BAR = re.compile(r"\d+/\d+ \[[\d:<?]+, *[\d.?]+ *(s/it|it/s)\]")
+ABSOLUTE_DATA_PATH = re.compile(r"/\S*?/(data/(?:results|cache|MNIST)/)")
 
 
 def is_progress(output):
@@ -16,10 +18,15 @@ def is_progress(output):
 
 for path in sys.argv[1:]:
     notebook = nbformat.read(path, as_version=4)
+    for key in ("input_path", "output_path"):
+        notebook.metadata.get("papermill", {}).pop(key, None)
     for cell in notebook.cells:
         tags = cell.metadata.setdefault("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
         if cell.cell_type == "code":
             cell.outputs = [output for output in cell.outputs if not is_progress(output)]
+            for output in cell.outputs:
+                if output.get("output_type") == "stream":
+                    output.text = ABSOLUTE_DATA_PATH.sub(r"\1", output.text)
     nbformat.write(notebook, path)
