@@ -78,6 +78,11 @@ def main():
           lambda: train_game(ours, target, Batches(x, y, batch_size=BATCH), epochs=1, adversary_optimizer=ours_opt),
           lambda: plain_epoch(theirs, loader, plain_adversary_step))
 
+    # Why the ratio is what it is: the data path alone, without any training step.
+    bench("data path alone (no step)",
+          lambda: [None for _ in Batches(x, y, batch_size=BATCH)],
+          lambda: [None for _ in loader])
+
 
 if __name__ == "__main__":
     main()
