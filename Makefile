@@ -56,7 +56,7 @@ goldens: setup
 
 bench: setup
 	$(BIN)/python tests/bench_training.py
-	@if [ -f tests/bench_attacks.py ]; then $(BIN)/python tests/bench_attacks.py; fi
+	$(BIN)/python tests/bench_attacks.py
 
 clean:
 	rm -rf _build
