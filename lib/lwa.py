@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from lib.attacks import _closest_boundary, input_grad
+from lib.attacks import _closest_boundary, _l2_direction, input_grad
 from lib.train import PROGRESS
 
 
@@ -30,9 +30,7 @@ def pseudo_sample(head, h, y, *, c, direction):
     """h + c r / ||r||_2 per example, r = direction(head, h, y) (Algorithm 2 line 5, Algorithm 3 line 7).
     r is held fixed (Proposition 3.1: the gradient is taken at the maximiser), but h keeps its graph, so a loss
     on the pseudo-sample still trains the representation network that made h."""
-    r = direction(head, h.detach(), y)
-    norm = r.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (r.dim() - 1))
-    return h + (c * r / norm).detach()
+    return h + (c * _l2_direction(direction(head, h.detach(), y))).detach()
 
 
 def train_lwa(rep, head, batches, *, epochs, optimizer, c, direction, after_epoch=None, progress=False,
