@@ -30,15 +30,24 @@ def verdict(kind, reported, ours):
     return "reproduced" if gap <= TOLERANCE[kind] else "partly" if gap <= 2 * TOLERANCE[kind] else "not reproduced"
 
 
-def claim(claim_id, description, kind, reported, values):
-    """A claim row: `values` holds one number per run (for an ordering claim, whether it held)."""
+CAUSES = ("budget", "reading", "paper", "open")
+
+
+def claim(claim_id, description, kind, reported, values, cause=None):
+    """A claim row: `values` holds one number per run (for an ordering claim, whether it held).
+
+    `cause` says why a claim that is not reproduced is not: "budget", "reading", "paper" or "open",
+    each with its evidence in the notebook."""
+    if cause is not None and cause not in CAUSES:
+        raise ValueError(f"cause must be None or one of {CAUSES}, got {cause!r}")
     values = np.asarray(values, dtype=float)
     ours = float(values.mean())
+    judged = verdict(kind, reported, ours)
     return {"id": claim_id, "description": description, "kind": kind,
             "reported": "holds" if kind == "ordering" else reported,
             "ours_mean": ours, "ours_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
             "n_runs": len(values), "tolerance": TOLERANCE[kind],
-            "verdict": verdict(kind, reported, ours)}
+            "verdict": judged, "cause": None if judged == "reproduced" else cause}
 
 
 def load_reported(slug, root=DATA / "reported"):

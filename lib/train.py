@@ -1,4 +1,4 @@
-"""One readable training loop, its learning-rate rules, and the step functions of the adversary-defender game."""
+"""The epoch loop, its learning-rate rules, and the step functions of the adversary-defender game."""
 import math
 import sys
 
@@ -8,6 +8,30 @@ from tqdm import tqdm
 
 # The process's own stderr: in a notebook the bars reach the terminal that runs papermill, not the outputs.
 PROGRESS = sys.__stderr__
+
+
+def fit(step, batches, *, epochs, modules=(), after_epoch=None, progress=False, desc="train"):
+    """The book's one epoch loop: `step(*batch) -> {name: 0-dim tensor}` on every batch, for `epochs` passes.
+
+    Puts `modules` in train mode at the start of each epoch. Returns {name: [per-epoch mean over the batches]};
+    `after_epoch(history)` runs after each epoch, and the numbers of the dict it may return are appended to
+    the history under their own names (a validation accuracy, say).
+    """
+    history = {}
+    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False, file=PROGRESS):
+        for module in modules:
+            module.train()
+        totals = {}
+        for batch in batches:
+            for name, value in step(*batch).items():
+                # Summed on the device: no host sync per step.
+                totals[name] = totals[name] + value.detach() if name in totals else value.detach().clone()
+        for name, total in totals.items():
+            history.setdefault(name, []).append((total / len(batches)).item())
+        if after_epoch is not None:
+            for name, value in (after_epoch(history) or {}).items():
+                history.setdefault(name, []).append(value)
+    return history
 
 
 def train(model, batches, *, epochs, optimizer, loss_fn=F.cross_entropy, perturb=None,

@@ -41,3 +41,11 @@ def test_claim_and_results_file(tmp_path):
     assert set(record) == {"slug", "profile", "config", "claims", "metrics", "env"}
     assert record["env"]["seeds"] == [0, 1] and record["claims"][1]["id"] == "order"
     assert [p.name for p in tmp_path.iterdir()] == ["toy-smoke.json"]
+
+
+def test_a_claim_keeps_its_cause_only_when_not_reproduced():
+    assert claim("a", "x", "clean", 98.0, [97.9, 98.1])["cause"] is None
+    assert claim("b", "x", "clean", 98.0, [90.0], cause="budget")["cause"] == "budget"
+    assert claim("c", "x", "clean", 98.0, [98.0], cause="budget")["cause"] is None
+    with pytest.raises(ValueError, match="cause must be"):
+        claim("d", "x", "clean", 98.0, [90.0], cause="bad luck")

@@ -1,4 +1,5 @@
 """The training loop, its learning-rate rules, the adversary-defender game and the cache."""
+import pytest
 import torch
 from torch import nn
 
@@ -6,7 +7,7 @@ from lib.cache import cached
 from lib.data import Batches
 from lib.metrics import accuracy
 from lib.models import Perturber, mlp, squash_tanh
-from lib.train import HalveEvery, HalveOnIncrease, train, train_game
+from lib.train import HalveEvery, HalveOnIncrease, fit, train, train_game
 
 
 def toy_problem(n=512, seed=0):
@@ -27,6 +28,22 @@ def test_train_lowers_the_loss_and_is_seeded():
         histories.append(train(model, Batches(x, y, batch_size=64, seed=0), epochs=5, optimizer=optimizer))
     assert histories[0] == histories[1]
     assert histories[0][-1] < histories[0][0] / 2
+
+
+def test_fit_averages_each_stat_per_epoch_and_appends_after_epoch_values():
+    x, y = toy_problem(n=100)
+    model = mlp([16, 8, 2])
+    model.eval()
+    calls = []
+
+    def step(xb, yb):
+        calls.append(len(xb))
+        return {"size": torch.tensor(float(len(xb))), "training": torch.tensor(float(model.training))}
+
+    history = fit(step, Batches(x, y, batch_size=40, shuffle=False), epochs=2, modules=[model],
+                  after_epoch=lambda h: {"epochs_seen": len(h["size"])})
+    assert calls == [40, 40, 20] * 2
+    assert history == {"size": [pytest.approx(100 / 3)] * 2, "training": [1.0, 1.0], "epochs_seen": [1, 2]}
 
 
 def test_perturb_hook_sees_the_model_and_doubles_the_batch():
