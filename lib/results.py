@@ -55,18 +55,42 @@ def load_reported(slug, root=DATA / "reported"):
     return {c["id"]: c for c in json.loads((Path(root) / f"{slug}.json").read_text())["claims"]}
 
 
-def git_sha():
-    run = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=DATA.parent)
-    return run.stdout.strip() if run.returncode == 0 else "unknown"
+def _git(*args):
+    run = subprocess.run(["git", *args], capture_output=True, text=True, cwd=DATA.parent)
+    return run.stdout if run.returncode == 0 else None
 
 
-def write_results(slug, profile, config, claims, metrics, *, device, seeds, started, root=DATA / "results"):
-    """Write data/results/<slug>-<profile>.json atomically and return its path."""
+def code_cells(text):
+    """The source of a notebook's code cells (papermill's injected parameters excluded), from its JSON text."""
+    return [cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            for cell in json.loads(text)["cells"]
+            if cell["cell_type"] == "code" and "injected-parameters" not in cell["metadata"].get("tags", [])]
+
+
+def git_sha(slug=None):
+    """The commit of the code that produced a result, "+modified" when the library or the paper's numbers differ
+    from it, or the notebook's code cells do (its outputs may differ: papermill writes them as it runs)."""
+    sha = _git("rev-parse", "--short", "HEAD")
+    if sha is None:
+        return "unknown"
+    modified = _git("status", "--porcelain", "--", "lib", "data/reported") != ""
+    notebook = DATA.parent / "book" / f"{slug}.ipynb"
+    if slug is not None and notebook.exists():
+        committed = _git("show", f"HEAD:book/{slug}.ipynb")
+        modified |= committed is None or code_cells(committed) != code_cells(notebook.read_text())
+    return sha.strip() + ("+modified" if modified else "")
+
+
+def write_results(slug, profile, config, claims, metrics, *, device, seeds, started, train_s=None,
+                  root=DATA / "results"):
+    """Write data/results/<slug>-<profile>.json atomically and return its path. `train_s` is the real training
+    time of the models shown (summed from the cache), not this execution's few seconds when they were cached."""
     path = Path(root) / f"{slug}-{profile}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"slug": slug, "profile": profile, "config": config, "claims": claims, "metrics": metrics,
-              "env": {"torch": torch.__version__, "device": str(device), "git_sha": git_sha(),
-                      "wall_s": round(time.time() - started, 1), "seeds": list(seeds)}}
+              "env": {"torch": torch.__version__, "device": str(device), "git_sha": git_sha(slug),
+                      "wall_s": round(time.time() - started, 1),
+                      "train_s": None if train_s is None else round(float(train_s), 1), "seeds": list(seeds)}}
     partial = path.with_name(f"{path.name}.{os.getpid()}.part")
     partial.write_text(json.dumps(record, indent=1, default=float) + "\n")
     os.replace(partial, path)

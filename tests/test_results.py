@@ -49,3 +49,22 @@ def test_a_claim_keeps_its_cause_only_when_not_reproduced():
     assert claim("c", "x", "clean", 98.0, [98.0], cause="budget")["cause"] is None
     with pytest.raises(ValueError, match="cause must be"):
         claim("d", "x", "clean", 98.0, [90.0], cause="bad luck")
+
+
+def test_git_sha_names_the_commit_and_flags_changed_code(tmp_path, monkeypatch):
+    import lib.results as results
+    sha = results.git_sha()
+    assert sha != "unknown" and sha.split("+")[0].isalnum()
+    notebook = {"cells": [{"cell_type": "code", "source": "x = 1", "metadata": {"tags": []}},
+                          {"cell_type": "code", "source": "profile = 'smoke'",
+                           "metadata": {"tags": ["injected-parameters"]}},
+                          {"cell_type": "markdown", "source": "text", "metadata": {}}]}
+    assert results.code_cells(json.dumps(notebook)) == ["x = 1"]
+    # A notebook that is not in the commit counts as modified code.
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "new_paper.ipynb").write_text(json.dumps(notebook))
+    monkeypatch.setattr(results, "DATA", tmp_path / "data")
+    monkeypatch.setattr(results, "_git", lambda *args: {"rev-parse": "abc1234\n", "status": ""}.get(args[0]))
+    assert results.git_sha("new_paper") == "abc1234+modified"
+    assert results.git_sha() == "abc1234"
