@@ -10,7 +10,7 @@ SLUGS := $(if $(NB),$(NB),$(NOTEBOOKS))
 # The attacks page is a method page, not a paper: it has smoke and book profiles only, and no golden.
 PAPERS := $(filter-out attacks,$(SLUGS))
 export PYTHONPATH := $(CURDIR)
-export MPLBACKEND := Agg
+# No MPLBACKEND here: a notebook kernel started with MPLBACKEND=Agg keeps its figures out of its outputs.
 
 .PHONY: setup book test execute goldens bench clean
 
@@ -32,7 +32,7 @@ book: setup
 
 # One thread for the tests and goldens: a smoke run's numbers repeat bit for bit only at a fixed thread count.
 test: setup
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
+	MPLBACKEND=Agg OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 # Re-run notebooks in place (make execute PROFILE=smoke|book|paper [NB=slug]), then the scorecard.
