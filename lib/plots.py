@@ -58,3 +58,42 @@ def reliability_grid(panels, *, ncols=4, title=None):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+VERDICT_COLORS = {"reproduced": "tab:green", "partly": "tab:orange", "not reproduced": "tab:red"}
+CAUSE_MARKERS = {None: "o", "budget": "s", "reading": "D", "paper": "^", "open": "X"}
+
+
+def paper_vs_ours(claims, *, tolerance, relative, title=None, ax=None):
+    """Ours (mean ± std) against the paper's value for numeric claims [{"reported", "ours_mean", "ours_std",
+    "verdict", "cause"}], with the y = x line and the band of the verdict's tolerance (relative: a fraction)."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.8, 4.6))
+    reported = np.array([c["reported"] for c in claims], dtype=float)
+    ours = np.array([c["ours_mean"] for c in claims], dtype=float)
+    low, high = min(reported.min(), ours.min()), max(reported.max(), ours.max())
+    pad = 0.05 * (high - low or 1.0)
+    line = np.linspace(low - pad, high + pad, 200)
+    band = tolerance * np.abs(line) if relative else np.full_like(line, tolerance)
+    ax.fill_between(line, line - 2 * band, line + 2 * band, color="tab:orange", alpha=0.08, linewidth=0,
+                    label="partly band")
+    ax.fill_between(line, line - band, line + band, color="tab:green", alpha=0.15, linewidth=0,
+                    label="tolerance band")
+    ax.plot(line, line, color="gray", linestyle="--", linewidth=1, label="y = x")
+    for c in claims:
+        ax.errorbar(c["reported"], c["ours_mean"], yerr=c["ours_std"], color=VERDICT_COLORS[c["verdict"]],
+                    marker=CAUSE_MARKERS.get(c.get("cause"), "o"), markersize=6, linestyle="none", alpha=0.85)
+    ax.set(xlim=(line[0], line[-1]), ylim=(line[0], line[-1]), xlabel="paper", ylabel="ours", title=title)
+    ax.set_aspect("equal")
+    return fig
+
+
+def verdict_legend(fig):
+    """One legend for a figure of paper_vs_ours panels: colour = verdict, marker = cause."""
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], color=color, marker="o", linestyle="none", label=verdict)
+               for verdict, color in VERDICT_COLORS.items()]
+    handles += [Line2D([], [], color="black", marker=marker, linestyle="none",
+                       label="no cause given" if cause is None else f"cause: {cause}")
+                for cause, marker in CAUSE_MARKERS.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize="small", frameon=False)
+    return fig
