@@ -47,7 +47,13 @@ def lenet():
         nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 5), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(1024, 512), nn.ReLU(), nn.Linear(512, 10))
-    for layer in net:
+    return he_init_(net)
+
+
+def he_init_(net):
+    """Re-initialise every Conv2d and Linear of `net` in place as TF-slim's variance_scaling_initializer does
+    (MSRA/He: fan-in, factor 2, truncated normal), with zero biases; returns `net`."""
+    for layer in net.modules():
         if isinstance(layer, (nn.Conv2d, nn.Linear)):
             fan_in = layer.weight[0].numel()
             # TF's truncated normal cuts at 2 std; dividing by 0.8796 restores the variance 2 / fan_in.
@@ -55,6 +61,12 @@ def lenet():
             nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
             nn.init.zeros_(layer.bias)
     return net
+
+
+def fc_net(hidden=(1200, 1200, 1200)):
+    """Matyasko & Chau (2018)'s fully-connected net: 784 -> 1200 -> 1200 -> 1200 -> 10 with ReLU, no BN or
+    dropout, He (fan-in, truncated normal) weights and zero biases, as their models.py."""
+    return he_init_(mlp([784, *hidden, 10]))
 
 
 def caffe_lenet():
