@@ -35,23 +35,21 @@ test: setup
 	MPLBACKEND=Agg OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# Re-run notebooks in place (make execute PROFILE=smoke|book|paper [NB=slug]), then the scorecard.
+# Re-run notebooks in place (make execute PROFILE=smoke|book|paper [NB=slug]), then the scorecard. Each notebook
+# executes into _build/ and replaces its page only when every cell ran; the first failure stops the run.
 execute: setup
 	@for slug in $(SLUGS); do \
 		profile=$(PROFILE); if [ $$slug = attacks ] && [ $$profile = paper ]; then profile=book; fi; \
 		echo "== $$slug ($$profile)"; \
-		$(BIN)/papermill book/$$slug.ipynb book/$$slug.ipynb -p profile $$profile --cwd . || exit 1; \
-		$(BIN)/python tests/tag_notebook.py book/$$slug.ipynb || exit 1; \
+		$(BIN)/python tests/execute_notebook.py book/$$slug.ipynb book/$$slug.ipynb -p profile $$profile || exit 1; \
 	done
-	$(BIN)/papermill book/scorecard.ipynb book/scorecard.ipynb -p profile $(PROFILE) --cwd .
-	$(BIN)/python tests/tag_notebook.py book/scorecard.ipynb
+	$(BIN)/python tests/execute_notebook.py book/scorecard.ipynb book/scorecard.ipynb -p profile $(PROFILE)
 
-# The nbval goldens: every paper notebook executed at the smoke profile.
+# The nbval goldens: every paper notebook executed at the smoke profile, replaced only when it ran through.
 goldens: setup
 	@for slug in $(PAPERS); do \
-		OMP_NUM_THREADS=1 $(BIN)/papermill book/$$slug.ipynb tests/notebooks/$$slug.smoke.ipynb -p profile smoke --cwd . \
-			|| exit 1; \
-		$(BIN)/python tests/tag_notebook.py tests/notebooks/$$slug.smoke.ipynb || exit 1; \
+		OMP_NUM_THREADS=1 $(BIN)/python tests/execute_notebook.py book/$$slug.ipynb \
+			tests/notebooks/$$slug.smoke.ipynb -p profile smoke || exit 1; \
 	done
 
 bench: setup

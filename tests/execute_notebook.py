@@ -1,0 +1,62 @@
+"""Execute a notebook with papermill and put it in place only if every cell ran: a failure changes nothing.
+
+    python tests/execute_notebook.py book/a3t.ipynb book/a3t.ipynb -p profile book
+
+papermill saves the output after every cell, so it writes into _build/executing/; the finished notebook is
+tagged (tests/tag_notebook.py) and renamed over the destination. A failed run is kept in _build/failed/.
+"""
+import argparse
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import papermill
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def value(text):
+    """A parameter's value as papermill's command line reads it: a Python literal, else a string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path)
+    parser.add_argument("destination", type=Path)
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    parser.add_argument("--kernel", default="python3")
+    args = parser.parse_args(argv)
+    parameters = {name: value(text) for name, text in args.parameter}
+    running = ROOT / "_build" / "executing" / f"{args.destination.stem}.{os.getpid()}.ipynb"
+    running.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(str(args.source), str(running), parameters=parameters, cwd=str(ROOT),
+                                   kernel_name=args.kernel, progress_bar=sys.stderr.isatty())
+    except papermill.PapermillExecutionError as error:
+        failed = ROOT / "_build" / "failed" / args.destination.name
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(running, failed)
+        evalue = (error.evalue.strip().splitlines() or [""])[0]
+        sys.exit(f"error: {args.source} failed in cell {error.exec_count} ({error.ename}: {evalue}); "
+                 f"{args.destination} is unchanged and the failed run is in {failed.relative_to(ROOT)}: "
+                 "fix the error, then execute again")
+    except BaseException:
+        running.unlink(missing_ok=True)
+        raise
+    subprocess.run([sys.executable, str(ROOT / "tests" / "tag_notebook.py"), str(running)], check=True)
+    # Copied next to the destination first, so that the rename stays on one file system and is atomic.
+    partial = args.destination.with_name(f".{args.destination.name}.{os.getpid()}.part")
+    shutil.copyfile(running, partial)
+    os.replace(partial, args.destination)
+    running.unlink()
+
+
+if __name__ == "__main__":
+    main()
