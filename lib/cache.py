@@ -76,7 +76,8 @@ def compute(path, key, spec, make):
     result = make()
     entry = {"format": FORMAT, "key": key, "spec": spec_text(spec), "result": result,
              "train_s": round(time.perf_counter() - started, 3), "torch": str(torch.__version__),
-             "threads": torch.get_num_threads(), "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+             "threads": torch.get_num_threads(), "devices": devices(result),
+             "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     partial = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,12 +93,23 @@ def compute(path, key, spec, make):
     return entry
 
 
+def devices(result):
+    """The devices of the tensors in a result: with the thread count, what its last bits depend on."""
+    if isinstance(result, torch.Tensor):
+        return [str(result.device)]
+    parts = result.values() if isinstance(result, dict) else result if isinstance(result, (list, tuple)) else ()
+    return sorted({device for part in parts for device in devices(part)})
+
+
 def read_entry(path, key, repair=False):
     """The entry at `path`, or None when there is none or it is damaged (moved aside and named, with `repair`)."""
     try:
         entry = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         return None
+    except OSError as error:  # the file is there but cannot be read: not damage, and not ours to move
+        raise OSError(f"cannot read the cache entry {shown(path)} ({one_line(error)}): fix its permissions, "
+                      "or move it out of the folder to train the model again") from error
     except Exception as error:  # a truncated zip, an empty file, a foreign pickle: all mean "train again"
         reason = f"{one_line(error)}; {path.stat().st_size if path.exists() else 0} bytes"
     else:

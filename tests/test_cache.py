@@ -180,7 +180,8 @@ def test_a_truncated_entry_is_named_moved_aside_and_retrained(reference, fixture
     executed = run.execute()
     assert run.trained() == [entry_width(reference.cache / "fixture" / victim.name)]
     assert run.numbers() == reference.numbers()
-    stderr = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []) if o.get("name") == "stderr")
+    stderr = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", [])
+                     if o.get("name") == "stderr")
     warning = [line for line in stderr.splitlines() if victim.name in line]
     assert len(warning) == 1 and "damaged" in warning[0] and "training this model again" in warning[0]
     damaged = [name for name in run.leftovers() if name.startswith(f"{victim.name}.damaged-")]
@@ -414,13 +415,27 @@ def test_a_stale_partial_file_is_no_entry_and_is_cleared(tmp_path):
     assert [p.name for p in (tmp_path / "toy").iterdir()] == [f"{key}.pt"]
 
 
-def test_a_failed_write_keeps_the_result_and_says_so(tmp_path, capsys):
-    (tmp_path / "toy").write_text("a file where the cache's folder should be")
+def test_a_failed_write_keeps_the_result_and_says_so(tmp_path, capsys, monkeypatch):
+    def full_disk(obj, path):
+        open(path, "wb").write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
     make, calls = counting()
     result = cached("toy", {"seed": 0}, make, root=tmp_path)
     assert torch.equal(result["weights"], torch.arange(4.0))
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert "could not save the cache entry" in line and "the next will train it again" in line
+    assert "could not save the cache entry" in line and "No space left on device" in line
+    assert "the next will train it again: free disk space" in line
+    assert list((tmp_path / "toy").iterdir()) == []  # the partial file is gone
+
+
+def test_an_unreadable_entry_is_not_taken_for_damage(tmp_path):
+    (tmp_path / "toy").write_text("a file where the cache's folder should be")
+    make, calls = counting()
+    with pytest.raises(OSError, match="cannot read the cache entry .*: fix its permissions, or move it out"):
+        cached("toy", {"seed": 0}, make, root=tmp_path)
+    assert calls == []
 
 
 def test_a_spec_with_a_memory_address_is_refused():
