@@ -5,10 +5,10 @@ The classifier is `nn.Sequential(encoder, residual)`; D maps a feature to one lo
 """
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from lib.attacks import fgsm
-from lib.train import PROGRESS
+from lib.stack import halves, join, member_loss, member_mean, members, total
+from lib.train import fit
 
 STATS = ("loss_cls", "loss_enc", "loss_disc", "acc_real", "acc_adv", "acc_disc")
 
@@ -16,32 +16,36 @@ STATS = ("loss_cls", "loss_enc", "loss_disc", "acc_real", "acc_adv", "acc_disc")
 def discriminator_step(discriminator, z, z_adv, optimizer):
     """One BCE step of D on features z = E(x) (target 1) and z_adv = E(x_adv) (target 0); returns D's loss and
     accuracy on the batch. The features are detached, so nothing reaches E."""
-    target = torch.cat([torch.ones(len(z), device=z.device), torch.zeros(len(z_adv), device=z.device)])
-    logits = discriminator(torch.cat([z, z_adv]).detach()).squeeze(1)
-    loss = F.binary_cross_entropy_with_logits(logits, target)
+    stacked = members(discriminator)
+    target = join(torch.ones(len(z), device=z.device), torch.zeros(len(z_adv), device=z.device), stacked)
+    logits = discriminator(join(z, z_adv, stacked).detach()).squeeze(1)
+    loss = member_loss(F.binary_cross_entropy_with_logits, logits, target, stacked)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    total(loss).backward()
     optimizer.step()
-    return loss.detach(), ((logits.detach() > 0).float() == target).float().mean()
+    return loss.detach(), member_mean(((logits.detach() > 0).float() == target).float(), stacked)
 
 
 def classifier_step(classifier, discriminator, z, z_adv, y, optimizer, *, alpha, beta):
     """One step of the classifier on L_cls + L_enc, from z = E(x) and z_adv = E(x_adv) with their graphs:
     L_cls = -α log P(y|x) - (1-α) log P(y|x_adv), L_enc = -β log D(E(x_adv)). L_enc reaches only E; D is untouched.
     Returns L_cls, L_enc and the classifier's accuracies on x and x_adv of the batch."""
-    logits, logits_adv = classifier[1](torch.cat([z, z_adv])).chunk(2)
-    loss_cls = alpha * F.cross_entropy(logits, y) + (1 - alpha) * F.cross_entropy(logits_adv, y)
-    loss_enc = torch.zeros((), device=z.device)
+    stacked = members(classifier, discriminator)
+    logits, logits_adv = halves(classifier[1](join(z, z_adv, stacked)), stacked)
+    loss_cls = (alpha * member_loss(F.cross_entropy, logits, y, stacked)
+                + (1 - alpha) * member_loss(F.cross_entropy, logits_adv, y, stacked))
+    loss_enc = torch.zeros_like(loss_cls)
     if beta > 0:
         logit_d = discriminator(z_adv).squeeze(1)
         # -log D = BCE against the "real" label: E learns to make its adversarial features look real.
-        loss_enc = beta * F.binary_cross_entropy_with_logits(logit_d, torch.ones_like(logit_d))
+        loss_enc = beta * member_loss(F.binary_cross_entropy_with_logits, logit_d, torch.ones_like(logit_d),
+                                      stacked)
     optimizer.zero_grad(set_to_none=True)
     # inputs=: D's parameters get no gradient; R's gradient comes from L_cls alone, as R is not on L_enc's path.
-    (loss_cls + loss_enc).backward(inputs=list(classifier.parameters()))
+    total(loss_cls + loss_enc).backward(inputs=list(classifier.parameters()))
     optimizer.step()
-    return (loss_cls.detach(), loss_enc.detach(), (logits.detach().argmax(1) == y).float().mean(),
-            (logits_adv.detach().argmax(1) == y).float().mean())
+    return (loss_cls.detach(), loss_enc.detach(), member_mean((logits.detach().argmax(1) == y).float(), stacked),
+            member_mean((logits_adv.detach().argmax(1) == y).float(), stacked))
 
 
 def a3t_step(classifier, discriminator, x, y, *, eps, alpha, beta, classifier_optimizer, discriminator_optimizer):
@@ -49,7 +53,8 @@ def a3t_step(classifier, discriminator, x, y, *, eps, alpha, beta, classifier_op
     Returns a dict of the batch's statistics (0-dim tensors on the device), keyed as STATS."""
     x_adv = fgsm(classifier, x, y, eps=eps).detach()
     # One forward pass of E serves both steps: D's step does not change E, so the graph stays valid.
-    z, z_adv = classifier[0](torch.cat([x, x_adv])).chunk(2)
+    stacked = members(classifier)
+    z, z_adv = halves(classifier[0](join(x, x_adv, stacked)), stacked)
     loss_disc, acc_disc = discriminator_step(discriminator, z, z_adv, discriminator_optimizer)
     loss_cls, loss_enc, acc_real, acc_adv = classifier_step(classifier, discriminator, z, z_adv, y,
                                                             classifier_optimizer, alpha=alpha, beta=beta)
@@ -64,24 +69,14 @@ def train_a3t(classifier, discriminator, batches, *, epochs, eps, alpha, beta, c
     `evaluate(classifier, discriminator) -> {name: float}` runs after each epoch (a validation set, say),
     and its values are appended to the history under their own names.
     """
-    history = {name: [] for name in STATS}
-    device = next(classifier.parameters()).device
-    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False, file=PROGRESS):
-        classifier.train()
-        discriminator.train()
-        totals = {name: torch.zeros((), device=device) for name in STATS}
-        for x, y in batches:
-            stats = a3t_step(classifier, discriminator, x, y, eps=eps, alpha=alpha, beta=beta,
-                             classifier_optimizer=classifier_optimizer,
-                             discriminator_optimizer=discriminator_optimizer)
-            for name in STATS:
-                totals[name] += stats[name]  # summed on the device: no host sync per step
-        for name in STATS:
-            history[name].append((totals[name] / len(batches)).item())
-        if evaluate is not None:
-            for name, value in evaluate(classifier, discriminator).items():
-                history.setdefault(name, []).append(value)
-    return history
+    def step(x, y):
+        return a3t_step(classifier, discriminator, x, y, eps=eps, alpha=alpha, beta=beta,
+                        classifier_optimizer=classifier_optimizer, discriminator_optimizer=discriminator_optimizer)
+
+    after_epoch = None if evaluate is None else lambda history: evaluate(classifier, discriminator)
+    history = fit(step, batches, epochs=epochs, modules=(classifier, discriminator), after_epoch=after_epoch,
+                  progress=progress, desc=desc)
+    return {name: [] for name in STATS} | history
 
 
 def game_metrics(classifier, discriminator, x, y, *, eps, batch_size=2000):

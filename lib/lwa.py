@@ -2,10 +2,10 @@
 input (Algorithm 2) or the output of a representation sub-network (Algorithm 3) and r an attack direction at h."""
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from lib.attacks import _closest_boundary, _l2_direction, input_grad
-from lib.train import PROGRESS
+from lib.stack import member_loss, members, total
+from lib.train import _last, fit
 
 
 def alpha_direction(head, h, y):
@@ -38,19 +38,15 @@ def train_lwa(rep, head, batches, *, epochs, optimizer, c, direction, after_epoc
     """Algorithms 2 and 3: each batch, one optimizer step on CE(head(pseudo-samples of rep(x))) only, no clean
     term (rep = nn.Identity() perturbs the input). Returns the mean loss of each epoch; after_epoch(loss) runs
     after each one."""
-    history = []
-    device = next(head.parameters()).device
-    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False, file=PROGRESS):
-        rep.train()
-        head.train()
-        total = torch.zeros((), device=device)
-        for x, y in batches:
-            loss = F.cross_entropy(head(pseudo_sample(head, rep(x), y, c=c, direction=direction)), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach()
-        history.append((total / len(batches)).item())
-        if after_epoch is not None:
-            after_epoch(history[-1])
-    return history
+    stacked = members(rep, head)
+
+    def step(x, y):
+        x_hat = pseudo_sample(head, rep(x), y, c=c, direction=direction)
+        loss = member_loss(F.cross_entropy, head(x_hat), y, stacked)
+        optimizer.zero_grad(set_to_none=True)
+        total(loss).backward()
+        optimizer.step()
+        return {"loss": loss}
+
+    return fit(step, batches, epochs=epochs, modules=(rep, head), after_epoch=_last(after_epoch, "loss"),
+               progress=progress, desc=desc).get("loss", [])

@@ -1,4 +1,7 @@
-"""The epoch loop, its learning-rate rules, and the step functions of the adversary-defender game."""
+"""The epoch loop, its learning-rate rules, and the step functions of the adversary-defender game.
+
+Every trainer here is `fit` with a step function; each runs unchanged on a stack of models (lib/stack.py), whose
+losses and statistics then come one per member."""
 import math
 import sys
 
@@ -6,32 +9,47 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from lib.stack import join, member_loss, members, total
+
 # The process's own stderr: in a notebook the bars reach the terminal that runs papermill, not the outputs.
 PROGRESS = sys.__stderr__
 
 
-def fit(step, batches, *, epochs, modules=(), after_epoch=None, progress=False, desc="train"):
-    """The book's one epoch loop: `step(*batch) -> {name: 0-dim tensor}` on every batch, for `epochs` passes.
+def fit(step, batches, *, epochs, modules=(), after_epoch=None, progress=False, desc="train", frozen=()):
+    """The book's one epoch loop: `step(*batch) -> {name: tensor}` on every batch, for `epochs` passes.
 
-    Puts `modules` in train mode at the start of each epoch. Returns {name: [per-epoch mean over the batches]};
-    `after_epoch(history)` runs after each epoch, and the numbers of the dict it may return are appended to
-    the history under their own names (a validation accuracy, say).
+    Puts `modules` in train mode and `frozen` in eval mode at the start of each epoch. Returns {name: [per-epoch
+    mean over the batches]} (a list of member values per epoch where the step returns one value per member of a
+    stack); `after_epoch(history)` runs after each epoch, and the numbers of the dict it may return are appended
+    to the history under their own names (a validation accuracy, say).
     """
     history = {}
     for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False, file=PROGRESS):
         for module in modules:
             module.train()
+        for module in frozen:
+            module.eval()
         totals = {}
         for batch in batches:
             for name, value in step(*batch).items():
                 # Summed on the device: no host sync per step.
                 totals[name] = totals[name] + value.detach() if name in totals else value.detach().clone()
-        for name, total in totals.items():
-            history.setdefault(name, []).append((total / len(batches)).item())
+        for name, total_ in totals.items():
+            history.setdefault(name, []).append((total_ / len(batches)).tolist())
         if after_epoch is not None:
             for name, value in (after_epoch(history) or {}).items():
                 history.setdefault(name, []).append(value)
     return history
+
+
+def _last(after_epoch, name):
+    """An after_epoch(history) hook that calls after_epoch(the epoch's value of `name`)."""
+    if after_epoch is None:
+        return None
+
+    def hook(history):
+        after_epoch(history[name][-1])
+    return hook
 
 
 def train(model, batches, *, epochs, optimizer, loss_fn=F.cross_entropy, perturb=None,
@@ -41,33 +59,38 @@ def train(model, batches, *, epochs, optimizer, loss_fn=F.cross_entropy, perturb
     With `perturb(model, x, y) -> x_adv`, every batch is half clean, half perturbed (Goodfellow et al. 2015).
     `after_epoch(loss)` runs at the end of each epoch (a learning-rate rule, say).
     """
-    history = []
-    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False, file=PROGRESS):
-        model.train()
-        total = torch.zeros((), device=next(model.parameters()).device)
-        for x, y in batches:
-            if perturb is not None:
-                x_adv = perturb(model, x, y).detach()
-                x, y = torch.cat([x, x_adv]), torch.cat([y, y])
-            loss = loss_fn(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach()  # summed on the device: no host sync per step
-        history.append((total / len(batches)).item())
-        if after_epoch is not None:
-            after_epoch(history[-1])
-    return history
+    stacked = members(model)
+
+    def step(x, y):
+        if perturb is not None:
+            x_adv = perturb(model, x, y).detach()
+            x, y = join(x, x_adv, stacked), join(y, y, stacked)
+        loss = member_loss(loss_fn, model(x), y, stacked)
+        optimizer.zero_grad(set_to_none=True)
+        total(loss).backward()
+        optimizer.step()
+        return {"loss": loss}
+
+    history = fit(step, batches, epochs=epochs, modules=(model,), after_epoch=_last(after_epoch, "loss"),
+                  progress=progress, desc=desc)
+    return history.get("loss", [])
 
 
 class HalveOnIncrease:
-    """Halve every learning rate of the optimizer whenever the epoch loss rises above the previous one."""
+    """Halve every learning rate of the optimizer whenever the epoch loss rises above the previous one.
+
+    Given one loss per member of a stack (a list), it halves each member's own rate on its own loss."""
 
     def __init__(self, optimizer):
         self.optimizer, self.previous = optimizer, math.inf
 
     def __call__(self, loss):
-        if loss > self.previous or not math.isfinite(loss):
+        if isinstance(loss, list):
+            previous = self.previous if isinstance(self.previous, list) else [self.previous] * len(loss)
+            rises = [now > before or not math.isfinite(now) for now, before in zip(loss, previous)]
+            for group in self.optimizer.param_groups:
+                group["lr"][torch.tensor(rises, device=group["lr"].device)] /= 2
+        elif loss > self.previous or not math.isfinite(loss):
             for group in self.optimizer.param_groups:
                 group["lr"] /= 2
         self.previous = loss
@@ -90,18 +113,19 @@ class HalveEvery:
 def adversary_step(adversary, defender, x, y, optimizer):
     """One ascent step of the adversary on the defender's loss; returns the detached x_adv and that loss."""
     x_adv = adversary(x)
-    loss = F.cross_entropy(defender(x_adv), y)
+    loss = member_loss(F.cross_entropy, defender(x_adv), y, members(adversary, defender))
     optimizer.zero_grad(set_to_none=True)
-    (-loss).backward(inputs=list(adversary.parameters()))  # only the adversary's gradients are touched
+    (-total(loss)).backward(inputs=list(adversary.parameters()))  # only the adversary's gradients are touched
     optimizer.step()
     return x_adv.detach(), loss.detach()
 
 
 def defender_step(defender, x, x_adv, y, optimizer):
     """One descent step of the defender on a batch that is half clean, half adversarial."""
-    loss = F.cross_entropy(defender(torch.cat([x, x_adv])), torch.cat([y, y]))
+    stacked = members(defender)
+    loss = member_loss(F.cross_entropy, defender(join(x, x_adv, stacked)), join(y, y, stacked), stacked)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    total(loss).backward()
     optimizer.step()
     return loss.detach()
 
@@ -113,20 +137,15 @@ def train_game(adversary, defender, batches, *, epochs, adversary_optimizer, def
     Without a defender optimizer the defender is frozen in eval mode and only the adversary learns
     (the pre-training of §4.5). Returns per-epoch mean losses {"adversary": [...], "defender": [...]}.
     """
-    history = {"adversary": [], "defender": []}
-    device = next(adversary.parameters()).device
-    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False, file=PROGRESS):
-        adversary.train()
-        defender.train(defender_optimizer is not None)
-        adversary_total, defender_total = torch.zeros((), device=device), torch.zeros((), device=device)
-        for x, y in batches:
-            x_adv, adversary_loss = adversary_step(adversary, defender, x, y, adversary_optimizer)
-            adversary_total += adversary_loss
-            if defender_optimizer is not None:
-                # Both players answer the same perturbations: a simultaneous move, as in a GAN.
-                defender_total += defender_step(defender, x, x_adv, y, defender_optimizer)
-        history["adversary"].append((adversary_total / len(batches)).item())
-        history["defender"].append((defender_total / len(batches)).item())
-        if after_epoch is not None:
-            after_epoch(history["defender"][-1])
-    return history
+    def step(x, y):
+        x_adv, adversary_loss = adversary_step(adversary, defender, x, y, adversary_optimizer)
+        if defender_optimizer is None:
+            return {"adversary": adversary_loss, "defender": torch.zeros_like(adversary_loss)}
+        # Both players answer the same perturbations: a simultaneous move, as in a GAN.
+        return {"adversary": adversary_loss, "defender": defender_step(defender, x, x_adv, y, defender_optimizer)}
+
+    playing = defender_optimizer is not None
+    history = fit(step, batches, epochs=epochs, modules=(adversary, defender) if playing else (adversary,),
+                  frozen=() if playing else (defender,), after_epoch=_last(after_epoch, "defender"),
+                  progress=progress, desc=desc)
+    return {"adversary": [], "defender": []} | history

@@ -1,0 +1,272 @@
+"""Many same-architecture models trained as one: a stack (PyTorch's model-ensembling idea, as plain layers).
+
+A stack of E members is the members' own module tree in which every Linear, Conv2d and BatchNorm layer holds the
+E members' parameters along a leading dimension. It is a plain batched model: its batch is E equal blocks, block e
+holding member e's examples, so attacks and the library's step functions run on it unchanged. The helpers below
+(join, halves, member_mean, member_loss) keep each member's numbers its own; with `members=None` (a plain model)
+they are the plain operations.
+"""
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lib.data import Batches
+
+
+def _stacked(layers, name):
+    """The E layers' tensor `name` stacked along a new first dimension, as a parameter when it is one."""
+    tensors = [getattr(layer, name) for layer in layers]
+    value = torch.stack([t.detach() for t in tensors])
+    if isinstance(tensors[0], nn.Parameter):
+        return nn.Parameter(value, requires_grad=tensors[0].requires_grad)
+    return value
+
+
+def _blocks(x, members):
+    """(E*B, C, ...) member-major -> (B, E*C, ...): each member's channels side by side, for a grouped layer."""
+    return x.unflatten(0, (members, -1)).transpose(0, 1).flatten(1, 2)
+
+
+def _unblocks(x, members):
+    """The inverse of _blocks: (B, E*C, ...) -> (E*B, C, ...)."""
+    return x.unflatten(1, (members, -1)).transpose(0, 1).flatten(0, 1)
+
+
+class _StackedLayer(nn.Module):
+    """A layer holding E members' tensors; `member(e)` gives back member e as the original plain layer."""
+    TENSORS = ()
+
+    def __init__(self, layers):
+        super().__init__()
+        self._template = (copy.deepcopy(layers[0]),)  # a tuple: kept out of the module tree
+        for name in self.TENSORS:
+            value = _stacked(layers, name)
+            if isinstance(value, nn.Parameter):
+                self.register_parameter(name, value)
+            else:
+                self.register_buffer(name, value)
+        self.train(layers[0].training)
+
+    @property
+    def members(self):
+        return len(getattr(self, self.TENSORS[0]))
+
+    def member(self, e):
+        layer = copy.deepcopy(self._template[0])
+        layer.load_state_dict({name: value[e] for name, value in self.state_dict().items()})
+        return layer.train(self.training)
+
+
+class StackedLinear(_StackedLayer):
+    TENSORS = ("weight", "bias")
+
+    def forward(self, x):
+        h = x.unflatten(0, (self.members, -1))
+        return torch.baddbmm(self.bias.unsqueeze(1), h, self.weight.transpose(1, 2)).flatten(0, 1)
+
+
+class StackedConv2d(_StackedLayer):
+    """E convolutions as one grouped convolution."""
+    TENSORS = ("weight", "bias")
+
+    def forward(self, x):
+        conv = self._template[0]
+        out = F.conv2d(_blocks(x, self.members), self.weight.flatten(0, 1), self.bias.flatten(), conv.stride,
+                       conv.padding, conv.dilation, conv.groups * self.members)
+        return _unblocks(out, self.members)
+
+
+class StackedBatchNorm(_StackedLayer):
+    """E batch norms as one over the E members' channels side by side: each member's statistics are its own."""
+    TENSORS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+
+    def forward(self, x):
+        norm = self._template[0]
+        if self.training:
+            self.num_batches_tracked.add_(1)
+        # The flat views share the buffers' memory, so batch_norm updates every member's running statistics.
+        out = F.batch_norm(_blocks(x, self.members), self.running_mean.view(-1), self.running_var.view(-1),
+                           self.weight.view(-1), self.bias.view(-1), self.training, norm.momentum, norm.eps)
+        return _unblocks(out, self.members)
+
+
+def _stacked_layer(layer):
+    """The stacked class of a layer type, or None for a layer without tensors of its own."""
+    if type(layer) is nn.Linear and layer.bias is not None:
+        return StackedLinear
+    if type(layer) is nn.Conv2d and layer.bias is not None and layer.padding_mode == "zeros":
+        return StackedConv2d
+    if (type(layer) in (nn.BatchNorm1d, nn.BatchNorm2d) and layer.affine and layer.track_running_stats
+            and layer.momentum is not None):
+        return StackedBatchNorm
+    if next(layer.parameters(recurse=False), None) is None and next(layer.buffers(recurse=False), None) is None:
+        return None
+    raise ValueError(f"cannot stack {layer!r}: only Linear and Conv2d with a bias, affine BatchNorm with running "
+                     "statistics and a momentum, and layers without tensors of their own")
+
+
+def stack(models):
+    """One module of the models' common architecture, holding all of them (see the module docstring)."""
+    if not models:
+        raise ValueError("models must be a non-empty list of modules of one architecture")
+
+    def build(layers):
+        kind = _stacked_layer(layers[0])
+        if kind is not None:
+            return kind(layers)
+        module = copy.copy(layers[0])  # its own attributes (eps, squash, ...); children replaced below
+        module._parameters, module._buffers = {}, {}
+        module._modules = {name: build([layer._modules[name] for layer in layers])
+                           for name in layers[0]._modules}
+        return module
+
+    return build(list(models))
+
+
+def _stacked_layers(module):
+    return [m for m in module.modules() if isinstance(m, _StackedLayer)]
+
+
+def members(*modules):
+    """The number of members of the stack(s) among `modules`, or None when they are plain models."""
+    counts = {layer.members for module in modules for layer in _stacked_layers(module)}
+    if len(counts) > 1:
+        raise ValueError(f"stacks of different sizes: {sorted(counts)}")
+    return counts.pop() if counts else None
+
+
+def unstack(stacked):
+    """The members of a stack as E ordinary modules with their own trained tensors, in the stack's mode."""
+    layers = _stacked_layers(stacked)
+    # deepcopy's memo swaps each stacked layer for its plain member and copies the rest of the tree.
+    return [copy.deepcopy(stacked, memo={id(layer): layer.member(e) for layer in layers})
+            for e in range(members(stacked))]
+
+
+def join(a, b, members):
+    """Each member's block of a followed by its block of b (torch.cat([a, b]) for a plain model)."""
+    if members is None:
+        return torch.cat([a, b])
+    return torch.cat([a.unflatten(0, (members, -1)), b.unflatten(0, (members, -1))], 1).flatten(0, 1)
+
+
+def halves(t, members):
+    """The inverse of join: (a, b) from each member's block of t (t.chunk(2) for a plain model)."""
+    if members is None:
+        return t.chunk(2)
+    return tuple(half.flatten(0, 1) for half in t.unflatten(0, (members, -1)).chunk(2, 1))
+
+
+def member_mean(values, members):
+    """The mean of per-example values over each member's block: (E,), or the plain 0-dim mean."""
+    return values.mean() if members is None else values.unflatten(0, (members, -1)).mean(1)
+
+
+def member_loss(loss_fn, out, target, members):
+    """loss_fn's mean over each member's examples: (E,), or loss_fn(out, target) for a plain model."""
+    if members is None:
+        return loss_fn(out, target)
+    return member_mean(loss_fn(out, target, reduction="none"), members)
+
+
+def total(loss):
+    """What to differentiate: the sum of the members' losses, so that each member gets its own gradient."""
+    return loss if loss.dim() == 0 else loss.sum()
+
+
+def member_histories(history, members):
+    """fit's history of a stack ({name: [per-epoch list of E values]}) as E histories {name: [per-epoch]}."""
+    for name, values in history.items():
+        if any(not isinstance(v, list) or len(v) != members for v in values):
+            raise ValueError(f"history[{name!r}] must hold one list of {members} member values per epoch")
+    return [{name: [v[e] for v in values] for name, values in history.items()} for e in range(members)]
+
+
+class StackedBatches:
+    """Batches for a stack: member e's batches are those of Batches(..., seed=seeds[e]), in the same order,
+    joined member-major into one batch of E blocks."""
+
+    def __init__(self, *tensors, batch_size, seeds, shuffle=True, drop_last=False):
+        self.members = [Batches(*tensors, batch_size=batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last)
+                        for seed in seeds]
+        self.tensors, self.batch_size, self.shuffle = tensors, batch_size, shuffle
+
+    def __len__(self):
+        return len(self.members[0])
+
+    def __iter__(self):
+        n = len(self.tensors[0])
+        orders = torch.stack([torch.randperm(n, generator=b.generator) if self.shuffle else torch.arange(n)
+                              for b in self.members]).to(self.tensors[0].device)
+        for i in range(len(self)):
+            index = orders[:, i * self.batch_size:(i + 1) * self.batch_size].flatten()
+            yield tuple(t[index] for t in self.tensors)
+
+
+class _MemberOptimizer(torch.optim.Optimizer):
+    """An optimizer over a stack's tensors whose learning rate is an (E,) tensor: one rate per member, which
+    HalveOnIncrease and HalveEvery change as they change a plain optimizer's."""
+
+    def __init__(self, params, lr, defaults):
+        super().__init__(params, dict(defaults, lr=0.0))
+        for group in self.param_groups:
+            count = {len(p) for p in group["params"]}
+            if len(count) != 1:
+                raise ValueError(f"the parameters of a stack have one leading size, got {sorted(count)}")
+            group["lr"] = torch.as_tensor(lr, dtype=group["params"][0].dtype,
+                                          device=group["params"][0].device).expand(count.pop()).clone()
+
+    @staticmethod
+    def _rate(lr, p):
+        return lr.view(-1, *[1] * (p.dim() - 1))
+
+
+class StackedSGD(_MemberOptimizer):
+    """torch.optim.SGD's update (momentum, weight decay; no dampening, no Nesterov) with one rate per member."""
+
+    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
+        super().__init__(params, lr, dict(momentum=momentum, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad if group["weight_decay"] == 0 else p.grad.add(p, alpha=group["weight_decay"])
+                if group["momentum"] != 0:
+                    state = self.state[p]
+                    if "momentum_buffer" not in state:
+                        state["momentum_buffer"] = grad.clone()
+                    else:
+                        state["momentum_buffer"].mul_(group["momentum"]).add_(grad)
+                    grad = state["momentum_buffer"]
+                p.addcmul_(grad, self._rate(group["lr"], p), value=-1)
+
+
+class StackedAdam(_MemberOptimizer):
+    """torch.optim.Adam's update (L2 weight decay, no AMSGrad) with one rate per member."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr, dict(betas=betas, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad if group["weight_decay"] == 0 else p.grad.add(p, alpha=group["weight_decay"])
+                state = self.state[p]
+                if not state:
+                    state.update(step=0, exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+                state["step"] += 1
+                state["exp_avg"].lerp_(grad, 1 - beta1)
+                state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                step_size = self._rate(group["lr"], p) / (1 - beta1 ** state["step"])
+                denom = (state["exp_avg_sq"].sqrt() / math.sqrt(1 - beta2 ** state["step"])).add_(group["eps"])
+                p.sub_(state["exp_avg"] / denom * step_size)
