@@ -26,6 +26,19 @@ def value(text):
         return text
 
 
+def what(error):
+    """Where and why an execution failed, in a few words."""
+    if isinstance(error, papermill.PapermillExecutionError):
+        return f"at In [{error.exec_count}] ({error.ename}: {first_line(error.evalue)})"
+    if isinstance(error, subprocess.CalledProcessError):
+        return f"in tests/tag_notebook.py ({(error.stderr or '').strip().splitlines()[-1:]})"
+    return f"({type(error).__name__}: {first_line(str(error))})"
+
+
+def first_line(text):
+    return (text.strip().splitlines() or [""])[0]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path)
@@ -39,18 +52,20 @@ def main(argv=None):
     try:
         papermill.execute_notebook(str(args.source), str(running), parameters=parameters, cwd=str(ROOT),
                                    kernel_name=args.kernel, progress_bar=sys.stderr.isatty())
-    except papermill.PapermillExecutionError as error:
+        subprocess.run([sys.executable, str(ROOT / "tests" / "tag_notebook.py"), str(running)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    except KeyboardInterrupt:
+        running.unlink(missing_ok=True)
+        sys.exit(f"error: interrupted; {args.destination} is unchanged")
+    except Exception as error:  # a failing cell, a dead kernel, a failed tagging: the destination stays
         failed = ROOT / "_build" / "failed" / args.destination.name
         failed.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(running, failed)
-        evalue = (error.evalue.strip().splitlines() or [""])[0]
-        sys.exit(f"error: {args.source} failed in cell {error.exec_count} ({error.ename}: {evalue}); "
-                 f"{args.destination} is unchanged and the failed run is in {failed.relative_to(ROOT)}: "
-                 "fix the error, then execute again")
-    except BaseException:
-        running.unlink(missing_ok=True)
-        raise
-    subprocess.run([sys.executable, str(ROOT / "tests" / "tag_notebook.py"), str(running)], check=True)
+        kept = running.exists()
+        if kept:
+            os.replace(running, failed)
+        sys.exit(f"error: {args.source} failed {what(error)}; {args.destination} is unchanged"
+                 + (f" and the failed run is in {failed.relative_to(ROOT)}" if kept else "")
+                 + ": fix the error, then execute again")
     # Copied next to the destination first, so that the rename stays on one file system and is atomic.
     partial = args.destination.with_name(f".{args.destination.name}.{os.getpid()}.part")
     shutil.copyfile(running, partial)

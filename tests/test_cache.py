@@ -255,12 +255,24 @@ def test_a_failing_execution_leaves_the_page_and_results_intact(reference, fixtu
     assert not list(tmp_path.glob(".*.part"))
 
 
-def test_make_execute_and_goldens_go_through_the_script():
-    for target, expected in (("execute", "tests/execute_notebook.py book/$slug.ipynb book/$slug.ipynb"),
-                             ("goldens", "tests/execute_notebook.py book/$slug.ipynb tests/notebooks/$slug")):
-        dry = subprocess.run(["make", "-n", target, "NB=a3t", "PROFILE=smoke"], capture_output=True, text=True,
-                             cwd=ROOT, check=True)
-        assert expected in " ".join(dry.stdout.replace("\\\n", " ").split()) and "|| exit 1" in dry.stdout
+def test_make_execute_stops_at_the_first_failure_and_keeps_the_pages():
+    pages = {slug: (ROOT / "book" / f"{slug}.ipynb").read_bytes() for slug in ("a3t", "learning_with_adversary")}
+    set_up = ["-o", ".venv/bin/.installed", "-o", "data/MNIST/raw/.verified"]  # the suite's own set-up stands
+    run = subprocess.run(["make", *set_up, "execute", "NB=a3t learning_with_adversary", "PROFILE=nonsense"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode != 0
+    assert "== a3t" in run.stdout and "== learning_with_adversary" not in run.stdout  # stopped at the first
+    (message,) = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert "ValueError: profile must be one of" in message and "book/a3t.ipynb is unchanged" in message
+    assert {slug: (ROOT / "book" / f"{slug}.ipynb").read_bytes() for slug in pages} == pages
+    (ROOT / "_build" / "failed" / "a3t.ipynb").unlink()
+
+
+def test_make_goldens_goes_through_the_script():
+    dry = subprocess.run(["make", "-n", "goldens", "NB=a3t"], capture_output=True, text=True, cwd=ROOT, check=True)
+    command = " ".join(dry.stdout.replace("\\\n", " ").split())
+    assert "tests/execute_notebook.py book/$slug.ipynb tests/notebooks/$slug.smoke.ipynb" in command
+    assert "|| exit 1" in command
 
 
 # ---- The cache alone ---------------------------------------------------------------------------------
