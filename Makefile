@@ -30,9 +30,12 @@ setup: $(BIN)/.installed data/MNIST/raw/.verified
 book: setup
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# One thread for the tests and goldens: a smoke run's numbers repeat bit for bit only at a fixed thread count.
+# The tests and goldens run on one thread and on the AVX2 code paths of PyTorch, MKL and oneDNN: a smoke run's
+# numbers repeat bit for bit only at a fixed thread count and instruction set (AVX-512 machines round otherwise).
+PINNED := OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 ONEDNN_MAX_CPU_ISA=AVX2
+
 test: setup
-	MPLBACKEND=Agg OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
+	MPLBACKEND=Agg $(PINNED) $(BIN)/python -m pytest tests --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 # Re-run notebooks in place (make execute PROFILE=smoke|book|paper [NB=slug]), then the scorecard. Each notebook
@@ -48,7 +51,7 @@ execute: setup
 # The nbval goldens: every paper notebook executed at the smoke profile, replaced only when it ran through.
 goldens: setup
 	@for slug in $(PAPERS); do \
-		OMP_NUM_THREADS=1 $(BIN)/python tests/execute_notebook.py book/$$slug.ipynb \
+		$(PINNED) $(BIN)/python tests/execute_notebook.py book/$$slug.ipynb \
 			tests/notebooks/$$slug.smoke.ipynb -p profile smoke || exit 1; \
 	done
 
