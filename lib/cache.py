@@ -26,6 +26,7 @@ from lib import DATA
 
 FORMAT = 1  # the layout of an entry; a change makes every older entry read as damaged
 INSTALLED = tuple(sorted({sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib", "purelib", "platlib")}))
+LIBRARY = Path(__file__).resolve().parent
 SIMPLE = (type(None), bool, int, float, complex, str, bytes)
 
 
@@ -160,10 +161,11 @@ def shown(path):
 
 # ---- The code in the key ----------------------------------------------------------------------------
 # A model is decided by its spec, its data and the code that trains it. The key follows the code from
-# `make`: a notebook's own functions one by one (editing an evaluation cell retrains nothing), a module of
-# the repository (lib/...) as a whole (it is reached through methods and tables a static walk cannot
-# follow), installed packages not at all (the torch version stands for them). Code is compared compiled,
-# so comments and blank lines never retrain; tensors the code reads (the training data) count by content.
+# `make`: a notebook's (or a test's) functions one by one, through the globals they read (editing an
+# evaluation cell retrains nothing); a module of the library, lib/, as a whole (it is reached through
+# methods and tables a static walk may miss), and so is any module named directly; installed packages not
+# at all (the torch version stands for them). Code is compared compiled, so comments, blank lines and
+# docstrings never retrain; the tensors the code reads (the training data) count by content.
 
 
 def code_fingerprint(*objects):
@@ -233,9 +235,9 @@ class _Walk:
             with contextlib.suppress(ValueError):  # a cell not yet filled has no contents to hash
                 self.visit(cell.cell_contents)
         module = sys.modules.get(f.__module__)
-        if is_module_file(module):
+        if in_library(module):
             self.module(module)
-        else:  # a notebook's function: follow the globals it reads
+        else:  # a notebook's (or a test's) function: follow the globals it reads
             for name in global_names(f.__code__):
                 if name in f.__globals__:
                     self.visit(f.__globals__[name])
@@ -252,7 +254,7 @@ class _Walk:
             else:
                 self.visit(value)
         module = sys.modules.get(c.__module__)
-        if is_module_file(module):
+        if in_library(module):
             self.module(module)
 
     def module(self, module):
@@ -277,6 +279,11 @@ def is_module_file(module):
     """A module of ours with a file (lib/..., a test): hashed whole. A notebook's __main__ is not one."""
     return (module is not None and module.__name__ != "__main__" and getattr(module, "__file__", None) is not None
             and not is_installed(module.__file__))
+
+
+def in_library(module):
+    """A module of the book's library, lib/: hashed whole wherever the walk enters it."""
+    return is_module_file(module) and Path(module.__file__).resolve().parent == LIBRARY
 
 
 def is_ours(c):
