@@ -53,7 +53,7 @@ def cached(slug, spec, make, root=DATA / "cache", *, code=(), with_info=False):
     """Return make()'s result (tensors, numbers, lists, dicts), computed once per key and then loaded.
 
     `code`: more functions, classes or modules whose code decides the result but that `make` reaches only
-    dynamically (through an attribute of an object, say). With `with_info`, return (result, info) where info
+    dynamically (through an attribute of an object, say), or a version string to bump by hand. With `with_info`, return (result, info) where info
     holds the entry's path, whether this call trained it, and its training time in seconds.
     """
     key = cache_key(spec, make, code)
@@ -172,6 +172,8 @@ def code_fingerprint(*objects):
     """A hash of the code reachable from `objects` (functions, classes, modules) and of the tensors it reads."""
     walk = _Walk()
     for obj in objects:
+        if isinstance(obj, SIMPLE):  # a version string given by hand
+            walk.add(repr(obj))
         walk.visit(obj)
     return walk.hash.hexdigest()[:16]
 

@@ -416,6 +416,14 @@ def test_the_key_reaches_the_library_modules_that_train():
     assert {"lib.train", "lib.models"} <= walk.modules and "lib.plots" not in walk.modules
 
 
+def test_code_named_by_hand_joins_the_key():
+    make, _ = counting()
+    namespace = notebook_namespace(NOTEBOOK_CELLS)
+    keys = {cache.cache_key({"seed": 0}, make, code) for code in
+            [(), ("v1",), ("v2",), (namespace["evaluate"],), (namespace["make_model"],)]}
+    assert len(keys) == 5
+
+
 def test_a_stale_partial_file_is_no_entry_and_is_cleared(tmp_path):
     make, calls = counting()
     key = cache.cache_key({"seed": 0}, make)
