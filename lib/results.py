@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -91,8 +92,12 @@ def write_results(slug, profile, config, claims, metrics, *, device, seeds, star
               "env": {"torch": torch.__version__, "device": str(device), "git_sha": git_sha(slug),
                       "wall_s": round(time.time() - started, 1),
                       "train_s": None if train_s is None else round(float(train_s), 1), "seeds": list(seeds)}}
-    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
-    partial.write_text(json.dumps(record, indent=1, default=float) + "\n")
+    # A temp file of this run alone, on disk before the rename: two runs at once never tear the file.
+    partial = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
+    with open(partial, "w") as handle:
+        handle.write(json.dumps(record, indent=1, default=float) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(partial, path)
     return path
 
