@@ -16,10 +16,11 @@ from torch import nn
 from lib.data import Batches
 
 
-def _stacked(layers, name):
-    """The E layers' tensor `name` stacked along a new first dimension, as a parameter when it is one."""
+def _stacked(layers, name, transpose=False):
+    """The E layers' tensor `name` stacked along a new first dimension (each transposed if asked), as a parameter
+    when it is one."""
     tensors = [getattr(layer, name) for layer in layers]
-    value = torch.stack([t.detach() for t in tensors])
+    value = torch.stack([t.detach().T if transpose else t.detach() for t in tensors])
     if isinstance(tensors[0], nn.Parameter):
         return nn.Parameter(value, requires_grad=tensors[0].requires_grad)
     return value
@@ -38,12 +39,13 @@ def _unblocks(x, members):
 class _StackedLayer(nn.Module):
     """A layer holding E members' tensors; `member(e)` gives back member e as the original plain layer."""
     TENSORS = ()
+    TRANSPOSED = ()  # tensors held transposed, each member's as its .T
 
     def __init__(self, layers):
         super().__init__()
         self._template = (copy.deepcopy(layers[0]),)  # a tuple: kept out of the module tree
         for name in self.TENSORS:
-            value = _stacked(layers, name)
+            value = _stacked(layers, name, name in self.TRANSPOSED)
             if isinstance(value, nn.Parameter):
                 self.register_parameter(name, value)
             else:
@@ -56,16 +58,20 @@ class _StackedLayer(nn.Module):
 
     def member(self, e):
         layer = copy.deepcopy(self._template[0])
-        layer.load_state_dict({name: value[e] for name, value in self.state_dict().items()})
+        layer.load_state_dict({name: value[e].T if name in self.TRANSPOSED else value[e]
+                               for name, value in self.state_dict().items()})
         return layer.train(self.training)
 
 
 class StackedLinear(_StackedLayer):
+    """E linear layers as one batched matmul; the weights are held (E, in, out), so that their gradient comes out
+    of the matmul in their own layout (no copy)."""
     TENSORS = ("weight", "bias")
+    TRANSPOSED = ("weight",)
 
     def forward(self, x):
         h = x.unflatten(0, (self.members, -1))
-        return torch.baddbmm(self.bias.unsqueeze(1), h, self.weight.transpose(1, 2)).flatten(0, 1)
+        return torch.baddbmm(self.bias.unsqueeze(1), h, self.weight).flatten(0, 1)
 
 
 class StackedConv2d(_StackedLayer):
