@@ -1,9 +1,8 @@
 """Learning with adversary (Huang et al. 2015): train only on pseudo-samples h + c r / ||r||_2, where h is the
 input (Algorithm 2) or the output of a representation sub-network (Algorithm 3) and r an attack direction at h."""
-import torch
 import torch.nn.functional as F
 
-from lib.attacks import _closest_boundary, _l2_direction, input_grad
+from lib.attacks import _closest_boundary, _jacobian, _l2_direction, input_grad
 from lib.stack import member_loss, members, total
 from lib.train import _last, fit
 
@@ -11,14 +10,9 @@ from lib.train import _last, fit
 def alpha_direction(head, h, y):
     """Algorithm 1's direction at h (any shape, any range): ∇α_j - ∇α_y for the class j != y whose linearised
     softmax boundary is closest, with α = softmax(head(h)); shape of h."""
-    h = h.detach().requires_grad_(True)
-    probs = head(h).softmax(1)
-    k = probs.shape[1]
-    # All K gradients in one batched backward pass: as fast as K separate passes for conv nets, about twice as
-    # fast for the MLP, and unlike lib.attacks.adv_alpha it accepts hidden activations outside [0, 1].
-    eye = torch.eye(k, dtype=probs.dtype, device=probs.device).unsqueeze(1).expand(k, *probs.shape)
-    jac = torch.autograd.grad(probs, h, grad_outputs=eye, is_grads_batched=True)[0].transpose(0, 1)
-    return _closest_boundary(probs.detach(), jac, y)[2]
+    # lib.attacks.adv_alpha's Jacobian, without its check that h lies in [0, 1]: h may be a hidden activation.
+    probs, jac = _jacobian(head, h, probs=True)
+    return _closest_boundary(probs, jac, y)[2]
 
 
 def loss_direction(head, h, y):
