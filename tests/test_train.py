@@ -46,6 +46,24 @@ def test_fit_averages_each_stat_per_epoch_and_appends_after_epoch_values():
     assert history == {"size": [pytest.approx(100 / 3)] * 2, "training": [1.0, 1.0], "epochs_seen": [1, 2]}
 
 
+def test_fit_sets_modes_every_epoch_and_keeps_member_values_as_lists():
+    x, y = toy_problem(n=40)
+    learner, frozen = mlp([16, 8, 2]), mlp([16, 8, 2])
+    seen = []
+
+    def step(xb, yb):
+        seen.append((learner.training, frozen.training))
+        return {"per_member": torch.tensor([1.0, 2.0])}
+
+    def flip(history):
+        learner.eval()
+        frozen.train()
+
+    history = fit(step, Batches(x, y, batch_size=20), epochs=2, modules=[learner], frozen=[frozen], after_epoch=flip)
+    assert seen == [(True, False)] * 4
+    assert history == {"per_member": [[1.0, 2.0], [1.0, 2.0]]}
+
+
 def test_perturb_hook_sees_the_model_and_doubles_the_batch():
     x, y = toy_problem(n=100)
     model = mlp([16, 8, 2])
