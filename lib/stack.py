@@ -30,6 +30,15 @@ def _stacked(layers, name, transpose=False):
     return value
 
 
+def _check_same_settings(layers):
+    """Raise ValueError unless the layers agree on every setting (eps, momentum, stride, squash, ...): a stack
+    runs all its members with the first one's."""
+    settings = [{k: v for k, v in vars(layer).items() if not k.startswith("_") and k != "training"}
+                for layer in layers]
+    if any(other != settings[0] for other in settings[1:]):
+        raise ValueError(f"cannot stack {type(layers[0]).__name__}s whose settings differ: {settings}")
+
+
 def _blocks(x, members):
     """(E*B, C, ...) member-major -> (B, E*C, ...): each member's channels side by side, for a grouped layer."""
     return x.unflatten(0, (members, -1)).transpose(0, 1).flatten(1, 2)
@@ -47,6 +56,7 @@ class _StackedLayer(nn.Module):
 
     def __init__(self, layers):
         super().__init__()
+        _check_same_settings(layers)
         self._template = (copy.deepcopy(layers[0]),)  # a tuple: kept out of the module tree
         for name in self.TENSORS:
             value = _stacked(layers, name, name in self.TRANSPOSED)
@@ -142,6 +152,7 @@ def stack(models):
         kind = _stacked_layer(layers[0])
         if kind is not None:
             return kind(layers)
+        _check_same_settings(layers)
         module = copy.copy(layers[0])  # its own attributes (eps, squash, ...); children replaced below
         module._parameters, module._buffers = {}, {}
         module._modules = {name: build([layer._modules[name] for layer in layers])

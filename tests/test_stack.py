@@ -183,3 +183,5 @@ def test_stack_refuses_what_it_cannot_stack():
         stack([nn.Sequential(nn.Linear(3, 2, bias=False))])
     with pytest.raises(ValueError, match="non-empty"):
         stack([])
+    with pytest.raises(ValueError, match="settings differ"):
+        stack([Perturber(mlp([4, 4]), eps=eps, squash=squash_scaled) for eps in (0.1, 0.2)])
