@@ -3,10 +3,12 @@
 Run with `make bench` (add `--cores` for the two-core comparison). Both paths run the library's own trainers
 side by side in this one process, on the same number of steps; the median of a few repeats is quoted, as
 model-epochs per second (an epoch being the job's training set at its batch size) and as a fraction of the
-fp32 matmul roofline measured in the same run.
+fp32 matmul roofline, measured just before each job (other work on the machine moves both). The load average
+is printed, as timings taken while other processes run are slower and noisier.
 """
 import argparse
 import copy
+import os
 import statistics
 import sys
 import time
@@ -169,23 +171,28 @@ def epochs_per_second(job, seconds, members):
     return members * job.steps * job.batch_size / job.epoch_size / seconds
 
 
+def load():
+    return "load average " + " ".join(f"{value:.1f}" for value in os.getloadavg()) + f" on {os.cpu_count()} cores"
+
+
 def main_table(x_all, y_all):
-    peak = roofline()
-    print(f"{torch.get_num_threads()} thread(s); fp32 matmul roofline {peak:.0f} GFLOP/s (1024^3, this run); "
-          f"median of {REPEATS}")
-    print(f"{'job':<30}{'E':>4}{'one at a time':>15}{'stacked':>10}{'ratio':>8}{'roofline, 1/stacked':>22}")
-    print(f"{'':<30}{'':>4}{'model-epochs/s':>15}{'':>10}{'':>8}{'fractions':>22}")
+    print(f"{torch.get_num_threads()} thread(s), median of {REPEATS}; {load()}")
+    print(f"{'job':<30}{'E':>4}{'one at a time':>15}{'stacked':>10}{'ratio':>8}{'roofline':>10}"
+          f"{'fraction of it':>17}")
+    print(f"{'':<30}{'':>4}{'model-epochs/s':>15}{'':>10}{'':>8}{'GFLOP/s':>10}{'1 / stacked':>17}")
     for job in JOBS:
         x, y = x_all[:job.steps * job.batch_size], y_all[:job.steps * job.batch_size]
         flops = step_flops(job, x, y)
+        peak = roofline()
         single, stacked = [], []
         for _ in range(REPEATS):
             single.append(one_at_a_time(job, x, y, job.members))
             stacked.append(stacked_path(job, x, y, job.members))
         ours, theirs = (epochs_per_second(job, statistics.median(t), job.members) for t in (stacked, single))
         fraction = [rate * job.epoch_size / job.batch_size * flops / 1e9 / peak for rate in (theirs, ours)]
-        print(f"{job.name:<30}{job.members:>4}{theirs:>15.3f}{ours:>10.3f}{ours / theirs:>7.2f}x"
-              f"{fraction[0]:>13.0%} / {fraction[1]:.0%}", flush=True)
+        print(f"{job.name:<30}{job.members:>4}{theirs:>15.3f}{ours:>10.3f}{ours / theirs:>7.2f}x{peak:>10.0f}"
+              f"{fraction[0]:>10.0%} / {fraction[1]:.0%}", flush=True)
+    print(load())
 
 
 def vmap_comparison(x_all, y_all, members=16, steps=30):
@@ -248,7 +255,7 @@ def two_workers(job_index, x, y):
 
 def cores_table(x_all, y_all):
     """The same stacked work on one thread, on two intra-op threads, and as two one-thread worker processes."""
-    print(f"stacked path, the same work three ways, median of {REPEATS} (model-epochs/s)")
+    print(f"stacked path, the same work three ways, median of {REPEATS} (model-epochs/s); {load()}")
     print(f"{'job':<30}{'E':>4}{'1 thread':>10}{'2 threads':>11}{'2 processes':>13}")
     for index, job in enumerate(JOBS):
         x, y = x_all[:job.steps * job.batch_size], y_all[:job.steps * job.batch_size]
@@ -261,6 +268,7 @@ def cores_table(x_all, y_all):
             times["p"].append(two_workers(index, x, y))
         rate = {k: epochs_per_second(job, statistics.median(t), job.members) for k, t in times.items()}
         print(f"{job.name:<30}{job.members:>4}{rate['1']:>10.3f}{rate['2']:>11.3f}{rate['p']:>13.3f}", flush=True)
+    print(load())
 
 
 def main():
