@@ -108,7 +108,9 @@ def read_entry(path, key, repair=False):
         entry = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         return None
-    except OSError as error:  # the file is there but cannot be read: not damage, and not ours to move
+    except (PermissionError, NotADirectoryError, IsADirectoryError) as error:
+        # The path cannot be opened at all: not damage, and not ours to move. (A truncated zip raises an
+        # OSError too, EINVAL from torch's reader, and that one is damage: it falls through below.)
         raise OSError(f"cannot read the cache entry {shown(path)} ({one_line(error)}): fix its permissions, "
                       "or move it out of the folder to train the model again") from error
     except Exception as error:  # a truncated zip, an empty file, a foreign pickle: all mean "train again"

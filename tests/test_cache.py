@@ -450,6 +450,22 @@ def test_a_failed_write_keeps_the_result_and_says_so(tmp_path, capsys, monkeypat
     assert list((tmp_path / "toy").iterdir()) == []  # the partial file is gone
 
 
+@pytest.mark.parametrize("keep", [0, 10, 0.25, 0.5, 0.75, -1])
+def test_an_entry_cut_anywhere_is_damage_and_is_retrained(tmp_path, keep, capsys):
+    # torch's zip reader fails differently depending on where the file ends (RuntimeError, or an OSError
+    # with EINVAL): every one of them is damage.
+    weights = {"weights": torch.arange(3000.0)}  # big enough for a cut inside the data
+    make, calls = counting(weights)
+    cached("toy", {"seed": 0}, make, root=tmp_path)
+    (entry,) = (tmp_path / "toy").glob("*.pt")
+    data = entry.read_bytes()
+    entry.write_bytes(data[:keep if isinstance(keep, int) else int(keep * len(data))])
+    result = cached("toy", {"seed": 0}, make, root=tmp_path)
+    assert torch.equal(result["weights"], weights["weights"]) and len(calls) == 2
+    assert "damaged cache entry" in capsys.readouterr().err
+    assert len(list((tmp_path / "toy").glob("*.pt.damaged-*"))) == 1
+
+
 def test_an_unreadable_entry_is_not_taken_for_damage(tmp_path):
     (tmp_path / "toy").write_text("a file where the cache's folder should be")
     make, calls = counting()
