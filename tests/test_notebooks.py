@@ -4,15 +4,14 @@ import papermill
 import pytest
 
 from conftest import ROOT
+from lib import results
 
 BOOK = sorted((ROOT / "book").glob("*.ipynb"))
 PAPERS = [path for path in BOOK if path.stem not in ("scorecard", "attacks")]
 
 
 def code_cells(path):
-    notebook = nbformat.read(path, as_version=4)
-    return [cell.source for cell in notebook.cells
-            if cell.cell_type == "code" and "injected-parameters" not in cell.metadata.get("tags", [])]
+    return results.code_cells(path.read_text())
 
 
 def test_there_are_notebooks():
