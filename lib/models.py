@@ -28,6 +28,13 @@ def squash_scaled(o):
     return o / o.abs().amax(dim=1, keepdim=True).clamp_min(1e-12)
 
 
+def squash_minmax(o):
+    """Rescale each sample's outputs linearly onto [-1, 1], min to -1 and max to +1: another reading of the
+    scaled method, under which pixels at both extremes reach the full budget."""
+    low, high = o.amin(dim=1, keepdim=True), o.amax(dim=1, keepdim=True)
+    return 2 * (o - low) / (high - low).clamp_min(1e-12) - 1
+
+
 class Perturber(nn.Module):
     """A network that maps x to x_adv = clip(x + eps * squash(net(x)), 0, 1): an L∞-bounded learned adversary."""
 

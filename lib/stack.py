@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lib.data import Batches
+from lib.runtime import seed_everything
 
 
 def _stacked(layers, name, transpose=False):
@@ -160,6 +161,20 @@ def stack(models):
         return module
 
     return build(list(models))
+
+
+def stack_seeds(make, seeds):
+    """make() once per seed, each under seed_everything(seed), stacked: one stack per module that make returns
+    (a tuple of stacks when it returns a tuple), member e being what make() gives under seeds[e]."""
+    if not seeds:
+        raise ValueError("seeds must be a non-empty list of integers")
+    built = []
+    for seed in seeds:
+        seed_everything(seed)
+        made = make()
+        built.append(made if isinstance(made, tuple) else (made,))
+    stacks = tuple(stack(list(modules)) for modules in zip(*built))
+    return stacks if len(stacks) > 1 else stacks[0]
 
 
 def _stacked_layers(module):

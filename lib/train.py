@@ -131,16 +131,22 @@ def defender_step(defender, x, x_adv, y, optimizer):
 
 
 def train_game(adversary, defender, batches, *, epochs, adversary_optimizer, defender_optimizer=None,
-               after_epoch=None, progress=False, desc="game"):
+               defender_eval_for_adversary=False, after_epoch=None, progress=False, desc="game"):
     """Alternate adversary and defender steps on every batch (Dhillon & Pavse §3).
 
     Without a defender optimizer the defender is frozen in eval mode and only the adversary learns
-    (the pre-training of §4.5). Returns per-epoch mean losses {"adversary": [...], "defender": [...]}.
+    (the pre-training of §4.5). The defender is in train mode during the adversary's step (its batch-norm
+    statistics then also follow the adversarial batch), unless `defender_eval_for_adversary`: the paper does not
+    say. Returns per-epoch mean losses {"adversary": [...], "defender": [...]}.
     """
     def step(x, y):
+        if defender_eval_for_adversary:
+            defender.eval()
         x_adv, adversary_loss = adversary_step(adversary, defender, x, y, adversary_optimizer)
         if defender_optimizer is None:
             return {"adversary": adversary_loss, "defender": torch.zeros_like(adversary_loss)}
+        if defender_eval_for_adversary:
+            defender.train()
         # Both players answer the same perturbations: a simultaneous move, as in a GAN.
         return {"adversary": adversary_loss, "defender": defender_step(defender, x, x_adv, y, defender_optimizer)}
 

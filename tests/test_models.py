@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from lib.models import Perturber, mlp, squash_scaled, squash_tanh
+from lib.models import Perturber, mlp, squash_minmax, squash_scaled, squash_tanh
 
 
 def test_mlp_layers_and_logits():
@@ -33,3 +33,11 @@ def test_perturber_stays_in_the_ball_and_the_box():
     assert x_adv.shape == x.shape
     assert (x_adv - x).abs().max() <= 0.1 + 1e-6
     assert x_adv.min() >= 0 and x_adv.max() <= 1
+
+
+def test_minmax_squash_sends_each_samples_extremes_to_minus_one_and_one():
+    o = torch.randn(5, 784) * 3 + 1
+    out = squash_minmax(o)
+    torch.testing.assert_close(out.amin(1), -torch.ones(5))
+    torch.testing.assert_close(out.amax(1), torch.ones(5))
+    assert (out.argsort(1) == o.argsort(1)).all()  # a monotone map of each sample's outputs

@@ -12,7 +12,7 @@ from lib.games import train_a3t
 from lib.lwa import alpha_direction, train_lwa
 from lib.models import Perturber, caffe_lenet, mlp, squash_scaled
 from lib.stack import (StackedAdam, StackedBatches, StackedSGD, member_histories, member_loss, members, stack,
-                       total, unstack)
+                       stack_seeds, total, unstack)
 from lib.train import HalveOnIncrease, train, train_game
 
 
@@ -185,3 +185,18 @@ def test_stack_refuses_what_it_cannot_stack():
         stack([])
     with pytest.raises(ValueError, match="settings differ"):
         stack([Perturber(mlp([4, 4]), eps=eps, squash=squash_scaled) for eps in (0.1, 0.2)])
+
+
+def test_stack_seeds_makes_each_member_under_its_own_seed():
+    def make():
+        return mlp([16, 4, 2]), mlp([16, 3, 2])
+
+    first, second = stack_seeds(make, [3, 5])
+    for e, seed in enumerate([3, 5]):
+        torch.manual_seed(seed)
+        plain = make()
+        assert_same_modules(unstack(first)[e], plain[0], atol=0)
+        assert_same_modules(unstack(second)[e], plain[1], atol=0)
+    assert isinstance(stack_seeds(lambda: mlp([16, 2]), [0, 1]), nn.Module)
+    with pytest.raises(ValueError, match="seeds"):
+        stack_seeds(make, [])

@@ -149,3 +149,15 @@ def test_an_interrupted_computation_leaves_no_cache_entry(tmp_path):
     except KeyboardInterrupt:
         pass
     assert not (tmp_path / "toy").exists() or not any((tmp_path / "toy").iterdir())
+
+
+def test_the_adversary_may_step_against_the_defender_in_eval_mode():
+    x, y = toy_problem()
+    modes = []
+    defender = mlp([16, 8, 2], batch_norm=True)
+    defender[2].register_forward_hook(lambda module, args, out: modes.append(module.training))
+    adversary = Perturber(mlp([16, 16, 16]), eps=0.1, squash=squash_tanh)
+    sgd = [torch.optim.SGD(m.parameters(), lr=0.1) for m in (adversary, defender)]
+    train_game(adversary, defender, Batches(x, y, batch_size=128, seed=0), epochs=1, adversary_optimizer=sgd[0],
+               defender_optimizer=sgd[1], defender_eval_for_adversary=True)
+    assert modes == [False, True] * 4  # the adversary's step in eval mode, the defender's own in train mode
