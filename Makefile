@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= book
 NB ?=
-NOTEBOOKS := $(basename $(notdir $(filter-out book/scorecard.ipynb,$(wildcard book/*.ipynb))))
+NOTEBOOKS := $(basename $(notdir $(filter-out book/scorecard.ipynb book/leaderboard.ipynb,$(wildcard book/*.ipynb))))
 SLUGS := $(if $(NB),$(NB),$(NOTEBOOKS))
 # The attacks page is a method page, not a paper: it has smoke and book profiles only, and no golden.
 PAPERS := $(filter-out attacks,$(SLUGS))
@@ -38,8 +38,8 @@ test: setup
 	MPLBACKEND=Agg $(PINNED) $(BIN)/python -m pytest tests --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# Re-run notebooks in place (make execute PROFILE=smoke|book|paper [NB=slug]), then the scorecard. Each notebook
-# executes into _build/ and replaces its page only when every cell ran; the first failure stops the run.
+# Re-run notebooks in place (make execute PROFILE=smoke|book|paper [NB=slug]), then the scorecard and the leaderboard.
+# Each notebook executes into _build/ and replaces its page only when every cell ran; the first failure stops the run.
 execute: setup
 	@for slug in $(SLUGS); do \
 		profile=$(PROFILE); if [ $$slug = attacks ] && [ $$profile = paper ]; then profile=book; fi; \
@@ -47,6 +47,7 @@ execute: setup
 		$(BIN)/python tests/execute_notebook.py book/$$slug.ipynb book/$$slug.ipynb -p profile $$profile || exit 1; \
 	done
 	$(BIN)/python tests/execute_notebook.py book/scorecard.ipynb book/scorecard.ipynb -p profile $(PROFILE)
+	$(BIN)/python tests/execute_notebook.py book/leaderboard.ipynb book/leaderboard.ipynb -p profile $(PROFILE)
 
 # The nbval goldens: every paper notebook executed at the smoke profile, replaced only when it ran through.
 goldens: setup

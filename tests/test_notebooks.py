@@ -7,7 +7,7 @@ from conftest import ROOT
 from lib import results
 
 BOOK = sorted((ROOT / "book").glob("*.ipynb"))
-PAPERS = [path for path in BOOK if path.stem not in ("scorecard", "attacks")]
+PAPERS = [path for path in BOOK if path.stem not in ("scorecard", "leaderboard", "attacks")]
 
 
 def code_cells(path):
