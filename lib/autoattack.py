@@ -10,6 +10,8 @@ from contextlib import contextmanager
 import torch
 import torchattacks
 
+from lib.metrics import attacked, predictions
+
 # The book's two common threat models (norm: radius, pixels in [0, 1]). L∞ 0.1: the FGSM radius of GAN adversarial
 # training (λ) and of A3T's Table 1, AT's in the adversary critic; L2 1.5: Learning with Adversary's c, and the L2
 # radius of the adversary critic page's "beyond the paper".
@@ -48,16 +50,16 @@ def adversarial_examples(model, x, y, norm, eps, *, seed=0, batch_size=1000):
     device = next(model.parameters()).device
     attack = torchattacks.AutoAttack(model, norm=norm, eps=eps, version="standard", n_classes=10, seed=seed)
     with _frozen(model), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        return torch.cat([attack(x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)).detach()
-                          for i in range(0, len(x), batch_size)])
+        return attacked(lambda _, xb, yb: attack(xb, yb).detach(), model, x.to(device), y.to(device),
+                        batch_size)
 
 
 @torch.no_grad()
 def _correct(model, x, y, batch_size):
+    """Whether the model, in eval mode, classifies each point of x as y."""
     device = next(model.parameters()).device
     with _frozen(model):
-        return torch.cat([model(x[i:i + batch_size].to(device)).argmax(1) == y[i:i + batch_size].to(device)
-                          for i in range(0, len(x), batch_size)])
+        return predictions(model, x.to(device), batch_size) == y.to(device)
 
 
 def common_evaluation(models, x, y, *, n=None, seed=0, threat_models=THREAT_MODELS, batch_size=1000):
