@@ -2,15 +2,25 @@
 discriminator D that tells E's features of clean inputs from those of their FGSM examples.
 
 The classifier is `nn.Sequential(encoder, residual)`; D maps a feature to one logit (real = 1, adversarial = 0).
+The FGSM examples are clipped to [0, 1] unless `clip=False`: the paper does not say, and Goodfellow et al. did not clip.
 """
 import torch
 import torch.nn.functional as F
 
-from lib.attacks import fgsm
+from lib.attacks import fgsm, input_grad
 from lib.stack import halves, join, member_loss, member_mean, members, total
 from lib.train import fit
 
 STATS = ("loss_cls", "loss_enc", "loss_disc", "acc_real", "acc_adv", "acc_disc")
+
+
+def fgsm_examples(classifier, x, y, *, eps, clip=True):
+    """FGSM examples x + eps * sign(∇x CE): lib.attacks.fgsm's, clipped to [0, 1]; with clip=False as Goodfellow
+    et al. (2015) made them, free to leave [0, 1] where the sign points out of it. Detached."""
+    if clip:
+        return fgsm(classifier, x, y, eps=eps).detach()
+    grad, _ = input_grad(classifier, x, y)
+    return x.detach() + eps * grad.sign()
 
 
 def discriminator_step(discriminator, z, z_adv, optimizer):
@@ -48,10 +58,12 @@ def classifier_step(classifier, discriminator, z, z_adv, y, optimizer, *, alpha,
             member_mean((logits_adv.detach().argmax(1) == y).float(), stacked))
 
 
-def a3t_step(classifier, discriminator, x, y, *, eps, alpha, beta, classifier_optimizer, discriminator_optimizer):
-    """One A3T iteration: FGSM examples of the current classifier, one D update, then one classifier update.
-    Returns a dict of the batch's statistics (0-dim tensors on the device), keyed as STATS."""
-    x_adv = fgsm(classifier, x, y, eps=eps).detach()
+def a3t_step(classifier, discriminator, x, y, *, eps, alpha, beta, classifier_optimizer, discriminator_optimizer,
+             clip=True):
+    """One A3T iteration: FGSM examples of the current classifier (clipped to [0, 1] unless clip=False), one D
+    update, then one classifier update. Returns a dict of the batch's statistics (0-dim tensors on the device,
+    one value per member on a stack), keyed as STATS."""
+    x_adv = fgsm_examples(classifier, x, y, eps=eps, clip=clip)
     # One forward pass of E serves both steps: D's step does not change E, so the graph stays valid.
     stacked = members(classifier)
     z, z_adv = halves(classifier[0](join(x, x_adv, stacked)), stacked)
@@ -62,16 +74,18 @@ def a3t_step(classifier, discriminator, x, y, *, eps, alpha, beta, classifier_op
 
 
 def train_a3t(classifier, discriminator, batches, *, epochs, eps, alpha, beta, classifier_optimizer,
-              discriminator_optimizer, evaluate=None, progress=False, desc="A3T"):
+              discriminator_optimizer, clip=True, evaluate=None, progress=False, desc="A3T"):
     """Run a3t_step over every batch for `epochs` epochs; return {stat: [per-epoch mean over the batches]}.
 
     α=1, β=0 is plain training; α=½, β=0 is 50/50 FGSM adversarial training (D is then a passive probe).
-    `evaluate(classifier, discriminator) -> {name: float}` runs after each epoch (a validation set, say),
-    and its values are appended to the history under their own names.
+    `evaluate(classifier, discriminator) -> {name: float}` runs after each epoch (a validation set, say; on a
+    stack, one list of member values per name), and its values are appended to the history under their own names.
+    `clip`: see fgsm_examples.
     """
     def step(x, y):
         return a3t_step(classifier, discriminator, x, y, eps=eps, alpha=alpha, beta=beta,
-                        classifier_optimizer=classifier_optimizer, discriminator_optimizer=discriminator_optimizer)
+                        classifier_optimizer=classifier_optimizer, discriminator_optimizer=discriminator_optimizer,
+                        clip=clip)
 
     after_epoch = None if evaluate is None else lambda history: evaluate(classifier, discriminator)
     history = fit(step, batches, epochs=epochs, modules=(classifier, discriminator), after_epoch=after_epoch,
@@ -79,9 +93,9 @@ def train_a3t(classifier, discriminator, batches, *, epochs, eps, alpha, beta, c
     return {name: [] for name in STATS} | history
 
 
-def game_metrics(classifier, discriminator, x, y, *, eps, batch_size=2000):
-    """In eval mode (modes restored after): classifier accuracy on x and on FGSM(eps) examples, D's accuracy
-    on E(x) vs E(x_adv), and the mean L2 norms ||E(x) - E(x_adv)|| and ||E(x)|| over the examples."""
+def game_metrics(classifier, discriminator, x, y, *, eps, clip=True, batch_size=2000):
+    """In eval mode (modes restored after): classifier accuracy on x and on FGSM(eps) examples (clipped unless
+    clip=False), D's accuracy on E(x) vs E(x_adv), and the mean L2 norms ||E(x) - E(x_adv)|| and ||E(x)||."""
     modes = classifier.training, discriminator.training
     classifier.eval()
     discriminator.eval()
@@ -90,7 +104,7 @@ def game_metrics(classifier, discriminator, x, y, *, eps, batch_size=2000):
     try:
         for i in range(0, len(x), batch_size):
             xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-            x_adv = fgsm(classifier, xb, yb, eps=eps)
+            x_adv = fgsm_examples(classifier, xb, yb, eps=eps, clip=clip)
             with torch.no_grad():
                 z, z_adv = encoder(xb), encoder(x_adv)
                 d_real, d_adv = discriminator(z).squeeze(1), discriminator(z_adv).squeeze(1)

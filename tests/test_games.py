@@ -4,9 +4,10 @@ import copy
 import torch
 from torch import nn
 
-from lib.attacks import fgsm
+from lib.attacks import fgsm, input_grad
 from lib.data import Batches
-from lib.games import STATS, a3t_step, classifier_step, discriminator_step, game_metrics, train_a3t
+from lib.games import (STATS, a3t_step, classifier_step, discriminator_step, fgsm_examples, game_metrics,
+                       train_a3t)
 from lib.models import mlp
 from lib.train import train
 
@@ -142,3 +143,34 @@ def test_the_game_learns_and_the_metrics_are_sane():
     assert metrics["acc_real"] > 0.95
     assert all(0 <= metrics[k] <= 1 for k in ("acc_real", "acc_adv", "acc_disc"))
     assert 0 < metrics["feature_distance"] < metrics["feature_norm"]
+
+
+def test_unclipped_fgsm_examples_are_goodfellows_and_may_leave_the_box():
+    x, y = toy_problem(n=64)
+    classifier, _ = players()
+    torch.testing.assert_close(fgsm_examples(classifier, x, y, eps=0.25), fgsm(classifier, x, y, eps=0.25))
+    unclipped = fgsm_examples(classifier, x, y, eps=0.25, clip=False)
+    grad, _ = input_grad(classifier, x, y)
+    torch.testing.assert_close(unclipped, x + 0.25 * grad.sign())
+    assert unclipped.min() < 0 and unclipped.max() > 1  # the toy pixels lie within 0.25 of both edges
+    torch.testing.assert_close(unclipped.clamp(0, 1), fgsm(classifier, x, y, eps=0.25))
+    assert not unclipped.requires_grad
+
+
+def test_the_unclipped_game_trains_on_the_unclipped_examples():
+    x, y = toy_problem()
+    runs = {}
+    for clip in (True, False):
+        classifier, discriminator = players()
+        discriminator.eval()  # no dropout: the runs differ by their examples alone
+        seen = []
+        classifier[0].register_forward_hook(lambda m, i, o: seen.append(i[0].detach().clone()))
+        history = train_a3t(classifier, discriminator, Batches(x, y, batch_size=64, seed=0), epochs=1, eps=0.25,
+                            alpha=0.5, beta=1.0, clip=clip, classifier_optimizer=sgd(classifier),
+                            discriminator_optimizer=sgd(discriminator))
+        # The encoder sees each batch joined with its examples: inside [0, 1] only when clipped.
+        runs[clip] = history
+        assert all((batch.min() >= 0 and batch.max() <= 1) == clip for batch in seen[1::2])
+    assert runs[True] != runs[False]
+    metrics = {clip: game_metrics(classifier, discriminator, x, y, eps=0.25, clip=clip) for clip in (True, False)}
+    assert metrics[True]["feature_distance"] != metrics[False]["feature_distance"]
