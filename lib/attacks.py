@@ -3,6 +3,7 @@
 They never change the model's mode or its parameters' .grad: gradients come from torch.autograd.grad.
 Minimum-norm attacks (DeepFool, C&W, high-confidence) return x_adv too: norms and success come from lib.metrics.
 """
+import contextlib
 import math
 
 import torch
@@ -106,24 +107,31 @@ def _per_sample(v, x):
     return v.view(-1, *[1] * (x.dim() - 1))
 
 
-def _jacobian(model, x, probs=False):
-    """The logits (or softmax probabilities) of x, (N, K), and their gradients with respect to x,
-    (N, K, *x.shape[1:]): one backward pass per class on a shared forward graph."""
-    # PyTorch's own im2col convolutions, not oneDNN's or NNPACK's: on one CPU thread they take a conv net's K
-    # input-gradient passes about 1.6x faster (Caffe's LeNet, batch 100), and a batched backward over the K
-    # classes (vmap) or K copies of the batch are slower still. Linear layers are unaffected.
+@contextlib.contextmanager
+def _im2col_convolutions():
+    """PyTorch's own im2col convolutions, not oneDNN's or NNPACK's: on one CPU thread they take a conv net's
+    class-by-class input-gradient passes about 1.6x faster (Caffe's LeNet, batch 100); a batched backward over the
+    classes (vmap, or K copies of the batch) and oneDNN with channels-last inputs measured no faster. Linear layers
+    are unaffected."""
     mkldnn = torch.backends.mkldnn.enabled
     torch.backends.mkldnn.enabled = False
     try:
         with torch.backends.nnpack.flags(enabled=False):
-            x = x.detach().requires_grad_(True)
-            out = model(x)
-            if probs:
-                out = out.softmax(1)
-            k = out.shape[1]
-            grads = [torch.autograd.grad(out[:, j].sum(), x, retain_graph=j < k - 1)[0] for j in range(k)]
+            yield
     finally:
         torch.backends.mkldnn.enabled = mkldnn
+
+
+def _jacobian(model, x, probs=False):
+    """The logits (or softmax probabilities) of x, (N, K), and their gradients with respect to x,
+    (N, K, *x.shape[1:]): one backward pass per class on a shared forward graph."""
+    with _im2col_convolutions():
+        x = x.detach().requires_grad_(True)
+        out = model(x)
+        if probs:
+            out = out.softmax(1)
+        k = out.shape[1]
+        grads = [torch.autograd.grad(out[:, j].sum(), x, retain_graph=j < k - 1)[0] for j in range(k)]
     return out.detach(), torch.stack(grads, 1)
 
 
@@ -140,6 +148,32 @@ def _closest_boundary(out, jac, y):
     return k, dist[rows, k], w[rows, k], w_norm[rows, k]
 
 
+def _other_classes(y, k):
+    """(N, K - 1): each example's classes other than y, in increasing order."""
+    j = torch.arange(k - 1, device=y.device).expand(len(y), -1)
+    return j + (j >= y.unsqueeze(1))
+
+
+def closest_boundary(model, x, y, probs=False):
+    """_closest_boundary(*_jacobian(model, x, probs), y) with one backward pass fewer: the K - 1 passes
+    differentiate f_j - f_y for the classes j != y directly, as only the differences are used. Returns the
+    closest class k, its distance (N,), its direction ∇f_k - ∇f_y (N, ...) and that direction's norm (N,)."""
+    rows = torch.arange(len(y), device=y.device)
+    with _im2col_convolutions():
+        x = x.detach().requires_grad_(True)
+        out = model(x)
+        if probs:
+            out = out.softmax(1)
+        others = _other_classes(y, out.shape[1])
+        f = out.gather(1, others) - out[rows, y].unsqueeze(1)
+        n = f.shape[1]
+        w = torch.stack([torch.autograd.grad(f[:, i].sum(), x, retain_graph=i < n - 1)[0] for i in range(n)], 1)
+    w_norm = w.flatten(2).norm(dim=2)
+    dist = f.detach().abs() / (w_norm + 1e-8)
+    i = dist.argmin(1)  # the first of equals, as _closest_boundary: the classes keep their order
+    return others[rows, i], dist[rows, i], w[rows, i], w_norm[rows, i]
+
+
 def _l2_direction(v):
     """v / ||v||_2 per example (0 where v is 0)."""
     return v / _flat_norm(v, "l2").clamp_min(1e-12)
@@ -148,7 +182,8 @@ def _l2_direction(v):
 def deepfool(model, x, y, *, steps=50, overshoot=0.02, step_clip=None, clip=True):
     """DeepFool L2 (Moosavi-Dezfooli et al. 2016): step to the closest linearised boundary among k != y until the
     prediction leaves y. x_adv = x + (1 + overshoot) r with r the sum of the steps; each step's length is capped at
-    step_clip (+1e-4), and with clip x_adv is projected to [0, 1] after every step (Matyasko & Chau 2018, 001)."""
+    step_clip (+1e-4), and with clip x_adv is projected to [0, 1] after every step, as in Matyasko & Chau
+    (2018)'s evaluation code."""
     check_inputs(x, y, steps=steps, overshoot=overshoot, step_clip=0 if step_clip is None else step_clip)
     x = x.detach()
     r, x_adv = torch.zeros_like(x), x.clone()
@@ -159,8 +194,7 @@ def deepfool(model, x, y, *, steps=50, overshoot=0.02, step_clip=None, clip=True
             active = active[model(x_adv[active]).argmax(1) == y[active]]
         if len(active) == 0:
             break
-        out, jac = _jacobian(model, x_adv[active])
-        _, dist, w, w_norm = _closest_boundary(out, jac, y[active])
+        _, dist, w, w_norm = closest_boundary(model, x_adv[active], y[active])
         if step_clip is not None:
             dist = dist.clamp(max=step_clip)
         # The 1e-4 pushes an example that sits on the boundary across it.
@@ -298,13 +332,13 @@ def adv_loss_sign(model, x, y, *, eps, clip=True, loss_fn=F.cross_entropy):
 
 def adv_alpha(model, x, y, *, eps, clip=True):
     """Huang et al. (2015)'s Adv_Alpha (Algorithm 1): one DeepFool step on the softmax outputs α toward the
-    class j != y with the smallest |α_y - α_j| / ||∇α_j - ∇α_y||_2, along ∇α_j - ∇α_y rescaled to L2 norm eps."""
+    class j != y with the smallest |α_y - α_j| / ||∇α_j - ∇α_y||_2, along ∇α_j - ∇α_y rescaled to L2 norm
+    eps."""
     check_inputs(x, y, eps=eps)
     x = x.detach()
-    probs, jac = _jacobian(model, x, probs=True)
     # The paper's r_j carries the sign of α_y - α_j; we always push away from y, which is the same for a
     # correctly classified x and keeps a misclassified one from being pushed back to y.
-    direction = _closest_boundary(probs, jac, y)[2]
+    direction = closest_boundary(model, x, y, probs=True)[2]
     x_adv = x + eps * _l2_direction(direction)
     return x_adv.clamp(0, 1) if clip else x_adv
 

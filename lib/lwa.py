@@ -1,8 +1,9 @@
 """Learning with adversary (Huang et al. 2015): train only on pseudo-samples h + c r / ||r||_2, where h is the
 input (Algorithm 2) or the output of a representation sub-network (Algorithm 3) and r an attack direction at h."""
+import torch
 import torch.nn.functional as F
 
-from lib.attacks import _closest_boundary, _jacobian, _l2_direction, input_grad
+from lib.attacks import _l2_direction, closest_boundary, input_grad
 from lib.stack import member_loss, members, total
 from lib.train import _last, fit
 
@@ -10,9 +11,8 @@ from lib.train import _last, fit
 def alpha_direction(head, h, y):
     """Algorithm 1's direction at h (any shape, any range): ∇α_j - ∇α_y for the class j != y whose linearised
     softmax boundary is closest, with α = softmax(head(h)); shape of h."""
-    # lib.attacks.adv_alpha's Jacobian, without its check that h lies in [0, 1]: h may be a hidden activation.
-    probs, jac = _jacobian(head, h, probs=True)
-    return _closest_boundary(probs, jac, y)[2]
+    # lib.attacks.adv_alpha's direction, without its check that h lies in [0, 1]: h may be a hidden activation.
+    return closest_boundary(head, h, y, probs=True)[2]
 
 
 def loss_direction(head, h, y):
@@ -30,12 +30,22 @@ def pseudo_sample(head, h, y, *, c, direction):
 def train_lwa(rep, head, batches, *, epochs, optimizer, c, direction, after_epoch=None, progress=False,
               desc="LWA"):
     """Algorithms 2 and 3: each batch, one optimizer step on CE(head(pseudo-samples of rep(x))) only, no clean
-    term (rep = nn.Identity() perturbs the input). Returns the mean loss of each epoch; after_epoch(loss) runs
-    after each one."""
+    term (rep = nn.Identity() perturbs the input). `c` is a number, or on a stack one number per member (a sweep
+    over c as one stacked model). Returns the mean loss of each epoch; after_epoch(loss) runs after each one."""
     stacked = members(rep, head)
+    if not isinstance(c, (int, float)) and (stacked is None or len(c) != stacked):
+        raise ValueError(f"c must be a number, or one number per member of a stack, got {c!r}")
+
+    def magnitude(h):
+        """c, or each member's c repeated over its block of h's rows, shaped to broadcast against h."""
+        if isinstance(c, (int, float)):
+            return c
+        rows = torch.as_tensor(c, dtype=h.dtype, device=h.device).repeat_interleave(len(h) // stacked)
+        return rows.view(-1, *[1] * (h.dim() - 1))
 
     def step(x, y):
-        x_hat = pseudo_sample(head, rep(x), y, c=c, direction=direction)
+        h = rep(x)
+        x_hat = pseudo_sample(head, h, y, c=magnitude(h), direction=direction)
         loss = member_loss(F.cross_entropy, head(x_hat), y, stacked)
         optimizer.zero_grad(set_to_none=True)
         total(loss).backward()

@@ -322,6 +322,33 @@ def test_adv_alpha_follows_the_softmax_jacobian():
         assert torch.allclose((x_adv[i] - x[i]).flatten(), 1.5 * r / r.norm(), atol=1e-10)
 
 
+@pytest.mark.parametrize("probs", [False, True])
+def test_the_jacobians_equal_a_plain_autograd_jacobian_on_a_conv_net(probs):
+    """_jacobian and closest_boundary (K - 1 passes on the differences) against
+    torch.autograd.functional.jacobian, one example at a time, on Caffe's LeNet: equal within 1e-5."""
+    from lib.models import caffe_lenet
+    torch.manual_seed(3)
+    model = caffe_lenet().eval()
+    x = batch(6)
+    y = torch.tensor([0, 3, 9, 5, 1, 7])
+    out, jac = attacks._jacobian(model, x, probs=probs)
+    k, dist, w, w_norm = attacks.closest_boundary(model, x, y, probs=probs)
+    expected = attacks._closest_boundary(out, jac, y)
+    for i in range(len(x)):
+        f = (lambda v: model(v).softmax(1)[0]) if probs else (lambda v: model(v)[0])
+        plain = torch.autograd.functional.jacobian(f, x[i:i + 1]).flatten(1)
+        torch.testing.assert_close(jac[i].flatten(1), plain, rtol=0, atol=1e-5)
+        others = [j for j in range(10) if j != y[i]]
+        diffs = plain[others] - plain[y[i]]
+        gaps = (f(x[i:i + 1]) - f(x[i:i + 1])[y[i]]).detach()[others]
+        nearest = (gaps.abs() / (diffs.norm(dim=1) + 1e-8)).argmin()
+        assert k[i] == expected[0][i] == others[nearest]
+        torch.testing.assert_close(w[i].flatten(), diffs[nearest], rtol=0, atol=1e-5)
+        torch.testing.assert_close(w_norm[i], diffs[nearest].norm(), rtol=1e-5, atol=1e-5)
+    for ours, theirs in zip((dist, w, w_norm), expected[1:]):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
 def test_cw_l2_finds_points_no_closer_than_the_boundary():
     """On a linear model the closest misclassified point (without the box) is at the hyperplane distance:
     C&W's successes can be near it but never closer."""

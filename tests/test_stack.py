@@ -177,6 +177,21 @@ def test_a3t_and_lwa_on_a_stack_are_each_members_runs():
                           optimizer=torch.optim.Adam(model.parameters(), lr=1e-2), c=0.5, direction=alpha_direction)
         torch.testing.assert_close([epoch[e] for epoch in losses], alone, rtol=1e-4, atol=1e-5)
 
+    # A sweep over c as one stack: each member trains with its own c.
+    cs = [0.3, 1.2]
+    models = [mlp([16, 32, 2]) for _ in range(2)]
+    solo = copy.deepcopy(models)
+    stacked = stack(models)
+    losses = train_lwa(stacked[:3], stacked[3:], StackedBatches(x, y, batch_size=40, seeds=[0, 0]), epochs=2,
+                       optimizer=StackedAdam(stacked.parameters(), lr=1e-2), c=cs, direction=alpha_direction)
+    for e, model in enumerate(solo):
+        alone = train_lwa(model[:3], model[3:], Batches(x, y, batch_size=40, seed=0), epochs=2,
+                          optimizer=torch.optim.Adam(model.parameters(), lr=1e-2), c=cs[e], direction=alpha_direction)
+        torch.testing.assert_close([epoch[e] for epoch in losses], alone, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="one number per member"):
+        train_lwa(stacked[:3], stacked[3:], StackedBatches(x, y, batch_size=40, seeds=[0, 0]), epochs=1,
+                  optimizer=StackedAdam(stacked.parameters()), c=[1.0], direction=alpha_direction)
+
 
 def test_stack_refuses_what_it_cannot_stack():
     with pytest.raises(ValueError, match="cannot stack"):
