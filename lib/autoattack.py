@@ -10,6 +10,8 @@ from contextlib import contextmanager
 import torch
 import torchattacks
 
+from lib import DATA
+from lib.cache import cached
 from lib.metrics import attacked, predictions
 
 # The book's two common threat models (norm: radius, pixels in [0, 1]). L∞ 0.1: the FGSM radius of GAN adversarial
@@ -89,3 +91,11 @@ def common_evaluation(models, x, y, *, n=None, seed=0, threat_models=THREAT_MODE
             defenses[name][norm] = 100 * (correct & _correct(model, x_adv, y, batch_size)).sum().item() / n
     return {"n": n, "seed": seed, "attack": f"AutoAttack standard (torchattacks {torchattacks.__version__})",
             "threat_models": dict(threat_models), "defenses": defenses}
+
+
+def cached_evaluation(slug, models, x, y, *, n, seed=0, root=DATA / "cache"):
+    """common_evaluation(models, x, y, n=n, seed=seed), computed once per set of weights and test points: the
+    cache key holds every parameter and buffer of every model, so retrained models are evaluated again."""
+    weights = {name: list(model.state_dict().values()) for name, model in models.items()}
+    spec = {"autoattack": list(models), "n": n, "seed": seed, "threat_models": THREAT_MODELS}
+    return cached(slug, spec, lambda: common_evaluation(models, x, y, n=n, seed=seed), root, code=(weights,))

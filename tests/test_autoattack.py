@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from lib.autoattack import THREAT_MODELS, adversarial_examples, common_evaluation
+from lib.autoattack import THREAT_MODELS, adversarial_examples, cached_evaluation, common_evaluation
 
 
 class Constant(nn.Module):
@@ -101,3 +101,17 @@ def test_bad_data_or_models_raise(data):
         common_evaluation({"constant": Constant()}, 255 * x, y)
     with pytest.raises(ValueError, match="norm must be one of"):
         adversarial_examples(Constant(), x, y, "linf", 0.1)
+
+
+def test_the_cached_evaluation_is_keyed_by_the_weights(data, tmp_path):
+    x, y = data
+    model = toy_mlp()
+    first = cached_evaluation("toy", {"mlp": model}, x, y, n=8, root=tmp_path / "cache")
+    assert first == common_evaluation({"mlp": model}, x, y, n=8)
+    assert len(list((tmp_path / "cache" / "toy").glob("*.pt"))) == 1
+    assert cached_evaluation("toy", {"mlp": model}, x, y, n=8, root=tmp_path / "cache") == first  # loaded, not a second entry
+    assert len(list((tmp_path / "cache" / "toy").glob("*.pt"))) == 1
+    with torch.no_grad():
+        model[1].weight.mul_(-1)  # other weights: another entry, evaluated again
+    cached_evaluation("toy", {"mlp": model}, x, y, n=8, root=tmp_path / "cache")
+    assert len(list((tmp_path / "cache" / "toy").glob("*.pt"))) == 2
