@@ -83,3 +83,21 @@ def test_every_claim_not_reproduced_has_a_cause(path):
         pytest.skip(f"{path.name}: written before causes; {record['slug']} is re-executed next")
     missing = [c["id"] for c in record["claims"] if c["verdict"] != "reproduced" and c.get("cause") not in CAUSES]
     assert not missing, f"{path.name}: claims not reproduced without a cause: {missing}"
+
+
+def test_claims_table_and_verdict_counts_show_every_claim():
+    from lib.results import claims_table, verdict_counts
+
+    claims = [claim("a", "clean accuracy", "clean", 99.0, [99.1, 98.9]),
+              claim("b", "under FGSM", "attack", 80.0, [60.0], cause="budget"),
+              claim("c", "A beats B", "ordering", None, [True, True, False], cause="open")]
+    table = claims_table(claims, reading=["x", "y", "z"])
+    assert list(table.columns) == ["claim", "reading", "paper", "ours", "runs", "verdict", "cause"]
+    assert table.ours.tolist() == ["99.00 ± 0.14", "60.00", "67% of runs"]
+    assert table.paper.tolist() == ["99.00", "80.00", "holds"]
+    assert table.cause.tolist() == ["", "budget", "open"]
+    assert verdict_counts(claims) == {"n_claims": 3, "n_reproduced": 1, "n_partly": 1, "n_not_reproduced": 1,
+                                      "n_cause_budget": 1, "n_cause_reading": 0, "n_cause_paper": 0,
+                                      "n_cause_open": 1}
+    with pytest.raises(ValueError, match="column 'reading' has 2 values for 3 claims"):
+        claims_table(claims, reading=["x", "y"])
