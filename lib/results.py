@@ -153,3 +153,23 @@ def glue_claims(claims):
         glue(c["id"], float(100 * c["ours_mean"] if c["kind"] == "ordering" else c["ours_mean"]), display=False)
     for key, count in verdict_counts(claims).items():
         glue(key, int(count), display=False)
+
+
+def machine(device):
+    """What a run executed on, in words: the GPU's name, or the CPU threads torch used."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"a {torch.cuda.get_device_name(device)} GPU"
+    return f"a CPU ({torch.get_num_threads()} threads, no GPU)"
+
+
+def glue_run(slug, profile, device, train_s):
+    """Glue what a page's "at a glance" box quotes: the profile, the machine and the commit of the code (as
+    Markdown, for the {glue:md} role: a str glued as text shows its quotes) and the training time in minutes."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue("run_profile", Markdown(f"`{profile}`"), display=False)
+    glue("run_machine", Markdown(machine(device)), display=False)
+    glue("code_commit", Markdown(f"`{git_sha(slug)}`"), display=False)
+    glue("train_min", float(train_s) / 60, display=False)

@@ -101,3 +101,13 @@ def test_claims_table_and_verdict_counts_show_every_claim():
                                       "n_cause_open": 1}
     with pytest.raises(ValueError, match="column 'reading' has 2 values for 3 claims"):
         claims_table(claims, reading=["x", "y"])
+
+
+def test_machine_names_the_cpu_threads_or_the_gpu():
+    import torch
+
+    from lib.results import machine
+
+    assert machine("cpu") == f"a CPU ({torch.get_num_threads()} threads, no GPU)"
+    if torch.cuda.is_available():
+        assert machine("cuda").endswith(" GPU")
