@@ -10,6 +10,10 @@ import torch
 import torch.nn.functional as F
 
 NORMS = ("linf", "l2")
+NORM_FLOOR = 1e-12  # norms are clamped to this before dividing by them: a zero vector stays 0, not NaN
+GRAD_NORM_EPS = 1e-8  # added to a gradient's norm (or its square) before dividing: a flat gradient steps finitely
+BOUNDARY_PUSH = 1e-4  # added to a linearised step, as DeepFool's code: a point on the boundary crosses it
+VAT_XI = 1e-6  # Miyato et al. (2016)'s ξ: the finite-difference radius of the power iteration
 
 
 def check_inputs(x, y, **numbers):
@@ -44,7 +48,7 @@ def _init(x, eps, norm, generator):
     else:
         noise = torch.randn(x.shape, generator=generator, device="cpu").to(x)
         radius = torch.rand(x.shape[0], generator=generator, device="cpu").to(x).view(-1, *[1] * (x.dim() - 1))
-        noise = noise / _flat_norm(noise, "l2").clamp_min(1e-12) * radius
+        noise = noise / _flat_norm(noise, "l2").clamp_min(NORM_FLOOR) * radius
     return (x + eps * noise).clamp(0, 1)
 
 
@@ -70,8 +74,9 @@ def pgd(model, x, y, *, eps, alpha, steps, norm="linf", random_start=True, resta
                 x_adv = x_adv.add_(grad.sign_(), alpha=alpha).clamp_(low, high)
             else:
                 # In place: x_adv takes the step, becomes the perturbation, is scaled back into the ball and boxed.
-                delta = x_adv.addcdiv_(grad, _flat_norm(grad, "l2").clamp_min_(1e-12), value=alpha).sub_(x)
-                x_adv = delta.mul_((eps / _flat_norm(delta, "l2").clamp_min_(1e-12)).clamp_(max=1)).add_(x).clamp_(0, 1)
+                delta = x_adv.addcdiv_(grad, _flat_norm(grad, "l2").clamp_min_(NORM_FLOOR), value=alpha).sub_(x)
+                scale = (eps / _flat_norm(delta, "l2").clamp_min_(NORM_FLOOR)).clamp_(max=1)
+                x_adv = delta.mul_(scale).add_(x).clamp_(0, 1)
         if restarts <= 1:
             return x_adv  # a single run has nothing to compare against: skip the extra forward pass
         if best_wrong is None:
@@ -100,9 +105,9 @@ def uniform_noise(x, *, eps, seed=None):
     return _init(x.detach(), eps, "linf", generator)
 
 
-# Minimum-norm and one-step L2 attacks. Per-example scalars are (N,) tensors, broadcast with _per_sample.
+# Minimum-norm and one-step L2 attacks. Per-example scalars are (N,) tensors, broadcast with per_sample.
 
-def _per_sample(v, x):
+def per_sample(v, x):
     """Reshape an (N,) tensor to broadcast against x of shape (N, ...)."""
     return v.view(-1, *[1] * (x.dim() - 1))
 
@@ -122,7 +127,7 @@ def _im2col_convolutions():
         torch.backends.mkldnn.enabled = mkldnn
 
 
-def _jacobian(model, x, probs=False):
+def jacobian(model, x, probs=False):
     """The logits (or softmax probabilities) of x, (N, K), and their gradients with respect to x,
     (N, K, *x.shape[1:]): one backward pass per class on a shared forward graph."""
     with _im2col_convolutions():
@@ -135,14 +140,14 @@ def _jacobian(model, x, probs=False):
     return out.detach(), torch.stack(grads, 1)
 
 
-def _closest_boundary(out, jac, y):
+def closest_boundary_from_jacobian(out, jac, y):
     """DeepFool's linearisation: for k != y, distance |f_k - f_y| / ||∇f_k - ∇f_y||_2; returns the closest k,
     its distance (N,), its direction ∇f_k - ∇f_y (N, ...) and that direction's norm (N,)."""
     rows = torch.arange(len(y), device=y.device)
     f = out - out[rows, y].unsqueeze(1)
     w = jac - jac[rows, y].unsqueeze(1)
     w_norm = w.flatten(2).norm(dim=2)
-    dist = f.abs() / (w_norm + 1e-8)
+    dist = f.abs() / (w_norm + GRAD_NORM_EPS)
     dist[rows, y] = float("inf")
     k = dist.argmin(1)
     return k, dist[rows, k], w[rows, k], w_norm[rows, k]
@@ -155,7 +160,7 @@ def _other_classes(y, k):
 
 
 def closest_boundary(model, x, y, probs=False):
-    """_closest_boundary(*_jacobian(model, x, probs), y) with one backward pass fewer: the K - 1 passes
+    """closest_boundary_from_jacobian(*jacobian(model, x, probs), y) with one backward pass fewer: the K - 1 passes
     differentiate f_j - f_y for the classes j != y directly, as only the differences are used. Returns the
     closest class k, its distance (N,), its direction ∇f_k - ∇f_y (N, ...) and that direction's norm (N,)."""
     rows = torch.arange(len(y), device=y.device)
@@ -169,14 +174,14 @@ def closest_boundary(model, x, y, probs=False):
         n = f.shape[1]
         w = torch.stack([torch.autograd.grad(f[:, i].sum(), x, retain_graph=i < n - 1)[0] for i in range(n)], 1)
     w_norm = w.flatten(2).norm(dim=2)
-    dist = f.detach().abs() / (w_norm + 1e-8)
-    i = dist.argmin(1)  # the first of equals, as _closest_boundary: the classes keep their order
+    dist = f.detach().abs() / (w_norm + GRAD_NORM_EPS)
+    i = dist.argmin(1)  # the first of equals, as closest_boundary_from_jacobian: the classes keep their order
     return others[rows, i], dist[rows, i], w[rows, i], w_norm[rows, i]
 
 
-def _l2_direction(v):
+def l2_direction(v):
     """v / ||v||_2 per example (0 where v is 0)."""
-    return v / _flat_norm(v, "l2").clamp_min(1e-12)
+    return v / _flat_norm(v, "l2").clamp_min(NORM_FLOOR)
 
 
 def deepfool(model, x, y, *, steps=50, overshoot=0.02, step_clip=None, clip=True):
@@ -197,8 +202,7 @@ def deepfool(model, x, y, *, steps=50, overshoot=0.02, step_clip=None, clip=True
         _, dist, w, w_norm = closest_boundary(model, x_adv[active], y[active])
         if step_clip is not None:
             dist = dist.clamp(max=step_clip)
-        # The 1e-4 pushes an example that sits on the boundary across it.
-        r[active] += _per_sample((dist + 1e-4) / (w_norm + 1e-8), w) * w
+        r[active] += per_sample((dist + BOUNDARY_PUSH) / (w_norm + GRAD_NORM_EPS), w) * w
         x_new = x[active] + (1 + overshoot) * r[active]
         if clip:
             x_new = x_new.clamp(0, 1)
@@ -214,8 +218,8 @@ def high_confidence(model, x, y, *, steps, step_clip, overshoot, confidence=None
     an (N,) tensor."""
     check_inputs(x, y, steps=steps, overshoot=overshoot, step_clip=0 if step_clip is None else step_clip)
     x = x.detach()
-    out, jac = _jacobian(model, x)
-    target = _closest_boundary(out, jac, y)[0]
+    out, jac = jacobian(model, x)
+    target = closest_boundary_from_jacobian(out, jac, y)[0]
     if confidence is None:
         confidence = out.softmax(1).amax(1)
     confidence = torch.as_tensor(confidence, dtype=x.dtype, device=x.device).expand(len(x))
@@ -234,10 +238,10 @@ def high_confidence(model, x, y, *, steps, step_clip, overshoot, confidence=None
         active, w, log_pt = active[going], w[going], log_pt.detach()[going]
         if len(active) == 0:
             break
-        w_norm = (1e-8 + w.flatten(1).pow(2).sum(1)).sqrt()
-        step = _per_sample((1e-4 + (log_pt - log_c[active]).abs() / w_norm) / w_norm, w) * w
+        w_norm = (GRAD_NORM_EPS + w.flatten(1).pow(2).sum(1)).sqrt()
+        step = per_sample((BOUNDARY_PUSH + (log_pt - log_c[active]).abs() / w_norm) / w_norm, w) * w
         if step_clip is not None:
-            step = step * (step_clip / _flat_norm(step, "l2").clamp_min(1e-12)).clamp(max=1)
+            step = step * (step_clip / _flat_norm(step, "l2").clamp_min(NORM_FLOOR)).clamp(max=1)
         r[active] += step
         x_new = x[active] + (1 + overshoot) * r[active]
         if clip:
@@ -287,7 +291,7 @@ def cw_l2(model, x, y, *, c=1e-3, kappa=0.0, steps=1000, binary_steps=9, lr=1e-2
             found_now |= success
             better = success & (l2 < best_l2_now)
             best_l2_now = torch.where(better, l2, best_l2_now)
-            best_now = torch.where(_per_sample(better, x), x_adv, best_now)
+            best_now = torch.where(per_sample(better, x), x_adv, best_now)
             # Adam with bias correction (Carlini's code uses TF's), in PyTorch's fused form.
             m.mul_(beta1).add_(grad, alpha=1 - beta1)
             v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
@@ -317,7 +321,7 @@ def adv_loss(model, x, y, *, eps, clip=True, loss_fn=F.cross_entropy):
     check_inputs(x, y, eps=eps)
     x = x.detach()
     grad, _ = input_grad(model, x, y, loss_fn)
-    x_adv = x + eps * _l2_direction(grad)
+    x_adv = x + eps * l2_direction(grad)
     return x_adv.clamp(0, 1) if clip else x_adv
 
 
@@ -326,7 +330,7 @@ def adv_loss_sign(model, x, y, *, eps, clip=True, loss_fn=F.cross_entropy):
     check_inputs(x, y, eps=eps)
     x = x.detach()
     grad, _ = input_grad(model, x, y, loss_fn)
-    x_adv = x + eps * _l2_direction(grad.sign())
+    x_adv = x + eps * l2_direction(grad.sign())
     return x_adv.clamp(0, 1) if clip else x_adv
 
 
@@ -339,11 +343,11 @@ def adv_alpha(model, x, y, *, eps, clip=True):
     # The paper's r_j carries the sign of α_y - α_j; we always push away from y, which is the same for a
     # correctly classified x and keeps a misclassified one from being pushed back to y.
     direction = closest_boundary(model, x, y, probs=True)[2]
-    x_adv = x + eps * _l2_direction(direction)
+    x_adv = x + eps * l2_direction(direction)
     return x_adv.clamp(0, 1) if clip else x_adv
 
 
-def vat(model, x, y=None, *, eps, xi=1e-6, seed=None, clip=True):
+def vat(model, x, y=None, *, eps, xi=VAT_XI, seed=None, clip=True):
     """The virtual adversarial perturbation (Miyato et al. 2016): one power iteration from d ~ N(0, I),
     g = ∇_r KL(p(x) || p(x + r)) at r = xi d / ||d||_2, and x_adv = x + eps g / ||g||_2. y is not used
     (VAT needs no labels) but is shape-checked when given, so vat fits the attack(model, x, y) signature."""
@@ -353,8 +357,8 @@ def vat(model, x, y=None, *, eps, xi=1e-6, seed=None, clip=True):
     d = torch.randn(x.shape, generator=generator, device="cpu").to(x)
     with torch.no_grad():
         log_p = model(x).log_softmax(1)
-    r = (xi * _l2_direction(d)).requires_grad_(True)
+    r = (xi * l2_direction(d)).requires_grad_(True)
     kl = (log_p.exp() * (log_p - model(x + r).log_softmax(1))).sum()
     grad = torch.autograd.grad(kl, r)[0]
-    x_adv = x + eps * _l2_direction(grad)
+    x_adv = x + eps * l2_direction(grad)
     return x_adv.clamp(0, 1) if clip else x_adv

@@ -18,6 +18,7 @@ from lib.metrics import attacked, predictions
 # training (λ) and of A3T's Table 1, AT's in the adversary critic; L2 1.5: Learning with Adversary's c, and the L2
 # radius of the adversary critic page's "beyond the paper".
 THREAT_MODELS = {"Linf": 0.1, "L2": 1.5}
+BATCH_SIZE = 1000  # points per AutoAttack call: torchattacks reseeds at every call, so the numbers depend on it
 
 
 def _check_threat_models(threat_models):
@@ -43,7 +44,7 @@ def _frozen(model):
             p.requires_grad_(flag)
 
 
-def adversarial_examples(model, x, y, norm, eps, *, seed=0, batch_size=1000):
+def adversarial_examples(model, x, y, norm, eps, *, seed=0, batch_size=BATCH_SIZE):
     """AutoAttack's (standard) adversarial examples of x, batch by batch, with the model in eval mode.
 
     A point no part of the attack turns wrong comes back unchanged. The caller's random state is left as it was
@@ -64,7 +65,7 @@ def _correct(model, x, y, batch_size):
         return predictions(model, x.to(device), batch_size) == y.to(device)
 
 
-def common_evaluation(models, x, y, *, n=None, seed=0, threat_models=THREAT_MODELS, batch_size=1000):
+def common_evaluation(models, x, y, *, n=None, seed=0, threat_models=THREAT_MODELS, batch_size=BATCH_SIZE):
     """Clean and robust accuracy (%) of each named model on the first n points of (x, y), under AutoAttack at
     each threat model. A point counts as robust when the model is right on it and on its adversarial example.
 

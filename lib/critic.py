@@ -8,8 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib.attacks import _closest_boundary, _jacobian, _per_sample
+from lib.attacks import BOUNDARY_PUSH, GRAD_NORM_EPS, closest_boundary_from_jacobian, jacobian, per_sample
 from lib.models import he_init_
+
+ATTACK_STEPS = 5  # §5 of the paper: the iterations of the training attack A_f
+ATTACK_OVERSHOOT = 0.05  # the authors' generate_script.py: attack_overshoot 0.05 in training
 
 
 class RunningConfidence:
@@ -55,12 +58,12 @@ def straight_through_round(p):
 
 def closest_targets(model, x, labels):
     """DeepFool's closest linearised boundary among k != labels at x: (N,) class indices (no gradient)."""
-    out, jac = _jacobian(model, x)
-    return _closest_boundary(out, jac, labels)[0]
+    out, jac = jacobian(model, x)
+    return closest_boundary_from_jacobian(out, jac, labels)[0]
 
 
-def high_confidence_attack_unrolled(model, x, *, confidence, labels=None, targets=None, steps=5,
-                                    overshoot=0.05, differentiable=True):
+def high_confidence_attack_unrolled(model, x, *, confidence, labels=None, targets=None, steps=ATTACK_STEPS,
+                                    overshoot=ATTACK_OVERSHOOT, differentiable=True):
     """Matyasko & Chau (2018)'s training attack A_f, unrolled: `steps` steps
     r += s (1e-4 + |log p_t - log C| / ||w||) w / ||w||, w = ∇x log p_t at x + (1 + overshoot) r, where the stop
     mask s is the running product of round(sigmoid(C - p_t)) (1 while p_t < C) with a straight-through gradient.
@@ -88,9 +91,9 @@ def high_confidence_attack_unrolled(model, x, *, confidence, labels=None, target
             log_pt = model(x_step).log_softmax(1)[rows, targets]
             going = going * straight_through_round(torch.sigmoid(confidence - log_pt.exp()))
             w = torch.autograd.grad(log_pt.sum(), x_step, create_graph=differentiable)[0]
-            w_norm = (1e-8 + w.flatten(1).pow(2).sum(1)).sqrt()
-            step = _per_sample((1e-4 + (log_pt - log_c).abs() / w_norm) / w_norm, w) * w
-            r = r + _per_sample(going, r) * step
+            w_norm = (GRAD_NORM_EPS + w.flatten(1).pow(2).sum(1)).sqrt()
+            step = per_sample((BOUNDARY_PUSH + (log_pt - log_c).abs() / w_norm) / w_norm, w) * w
+            r = r + per_sample(going, r) * step
             if not differentiable:
                 r, going = r.detach(), going.detach()
     x_adv = x + (1 + overshoot) * r
@@ -147,7 +150,8 @@ def critic_loss(critic, x, y, x_adv, y_adv, *, lam_grad):
                   "critic_err_adv": (z_adv.detach() > 0).float().mean()}
 
 
-def classifier_loss(model, critic, x, y, *, running, lam, lam_rec, steps=5, overshoot=0.05, targets=None):
+def classifier_loss(model, critic, x, y, *, running, lam, lam_rec, steps=ATTACK_STEPS, overshoot=ATTACK_OVERSHOOT,
+                    targets=None):
     """The classifier's loss (Matyasko & Chau 2018, eq. 5-6 as in their code): CE(f(x), y)
     + lam BCE(D(x_hat)[pred(x_hat)], real) + lam_rec mean ||x - A_f(x_hat -> pred(x))||²_2, both terms over the
     examples whose prediction the attack changed. x_hat = A_f(x) toward the closest boundary of the prediction
@@ -183,7 +187,8 @@ def classifier_loss(model, critic, x, y, *, running, lam, lam_rec, steps=5, over
                   "conf_target": table[targets].mean()}
 
 
-def critic_step(model, critic, x, y, *, running, optimizer, lam_grad, steps=5, overshoot=0.05, targets=None):
+def critic_step(model, critic, x, y, *, running, optimizer, lam_grad, steps=ATTACK_STEPS, overshoot=ATTACK_OVERSHOOT,
+                targets=None):
     """One step of the critic on x and the classifier's current adversarial examples A_f(x) (held constant);
     updates `running` on x. Only the critic's parameters receive gradients. Returns the parts of its loss."""
     with torch.no_grad():
@@ -203,8 +208,8 @@ def critic_step(model, critic, x, y, *, running, optimizer, lam_grad, steps=5, o
     return parts
 
 
-def classifier_step(model, critic, x, y, *, running, optimizer, lam, lam_rec, steps=5, overshoot=0.05,
-                    targets=None):
+def classifier_step(model, critic, x, y, *, running, optimizer, lam, lam_rec, steps=ATTACK_STEPS,
+                    overshoot=ATTACK_OVERSHOOT, targets=None):
     """One step of the classifier on classifier_loss; only the classifier's parameters receive gradients."""
     loss, parts = classifier_loss(model, critic, x, y, running=running, lam=lam, lam_rec=lam_rec, steps=steps,
                                   overshoot=overshoot, targets=targets)
@@ -215,7 +220,7 @@ def classifier_step(model, critic, x, y, *, running, optimizer, lam, lam_rec, st
 
 
 def adversary_critic_step(model, critic, x, y, *, running, optimizer, critic_optimizer, lam, lam_rec, lam_grad,
-                          steps=5, overshoot=0.05):
+                          steps=ATTACK_STEPS, overshoot=ATTACK_OVERSHOOT):
     """One batch of the game, as the authors' loop: a critic step, then a classifier step (for lib.train.fit).
 
     The attack's targets depend only on the classifier, which the critic step does not change, so they are

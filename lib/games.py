@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from lib.attacks import fgsm, input_grad
+from lib.metrics import EVAL_BATCH
 from lib.stack import halves, join, member_loss, member_mean, members, total
 from lib.train import fit
 
@@ -93,7 +94,7 @@ def train_a3t(classifier, discriminator, batches, *, epochs, eps, alpha, beta, c
     return {name: [] for name in STATS} | history
 
 
-def game_metrics(classifier, discriminator, x, y, *, eps, clip=True, batch_size=2000):
+def game_metrics(classifier, discriminator, x, y, *, eps, clip=True, batch_size=EVAL_BATCH):
     """In eval mode (modes restored after): classifier accuracy on x and on FGSM(eps) examples (clipped unless
     clip=False), D's accuracy on E(x) vs E(x_adv), and the mean L2 norms ||E(x) - E(x_adv)|| and ||E(x)||."""
     modes = classifier.training, discriminator.training

@@ -3,9 +3,9 @@ input (Algorithm 2) or the output of a representation sub-network (Algorithm 3) 
 import torch
 import torch.nn.functional as F
 
-from lib.attacks import _l2_direction, closest_boundary, input_grad
+from lib.attacks import closest_boundary, input_grad, l2_direction
 from lib.stack import member_loss, members, total
-from lib.train import _last, fit
+from lib.train import fit, last_value_hook
 
 
 def alpha_direction(head, h, y):
@@ -24,7 +24,7 @@ def pseudo_sample(head, h, y, *, c, direction):
     """h + c r / ||r||_2 per example, r = direction(head, h, y) (Algorithm 2 line 5, Algorithm 3 line 7).
     r is held fixed (Proposition 3.1: the gradient is taken at the maximiser), but h keeps its graph, so a loss
     on the pseudo-sample still trains the representation network that made h."""
-    return h + (c * _l2_direction(direction(head, h.detach(), y))).detach()
+    return h + (c * l2_direction(direction(head, h.detach(), y))).detach()
 
 
 def train_lwa(rep, head, batches, *, epochs, optimizer, c, direction, after_epoch=None, progress=False,
@@ -52,5 +52,5 @@ def train_lwa(rep, head, batches, *, epochs, optimizer, c, direction, after_epoc
         optimizer.step()
         return {"loss": loss}
 
-    return fit(step, batches, epochs=epochs, modules=(rep, head), after_epoch=_last(after_epoch, "loss"),
+    return fit(step, batches, epochs=epochs, modules=(rep, head), after_epoch=last_value_hook(after_epoch, "loss"),
                progress=progress, desc=desc).get("loss", [])

@@ -1,25 +1,27 @@
 """Accuracy, robust accuracy, minimum-norm robustness and calibration, in batches on the device."""
 import torch
 
+EVAL_BATCH = 2000  # examples per forward pass or attack call over a whole set: a bound on memory
+
 
 @torch.no_grad()
-def predict_proba(model, x, batch_size=2000):
+def predict_proba(model, x, batch_size=EVAL_BATCH):
     """Softmax probabilities of the model on x, (N, classes)."""
     return torch.cat([model(x[i:i + batch_size]).softmax(1) for i in range(0, len(x), batch_size)])
 
 
-def accuracy(model, x, y, batch_size=2000):
+def accuracy(model, x, y, batch_size=EVAL_BATCH):
     """Fraction of x that the model classifies as y."""
     return (predict_proba(model, x, batch_size).argmax(1) == y).float().mean().item()
 
 
-def attacked(attack, model, x, y, batch_size=2000):
+def attacked(attack, model, x, y, batch_size=EVAL_BATCH):
     """attack(model, x, y) -> x_adv applied batch by batch over the whole of x."""
     return torch.cat([attack(model, x[i:i + batch_size], y[i:i + batch_size])
                       for i in range(0, len(x), batch_size)])
 
 
-def robust_accuracy(model, attack, x, y, batch_size=2000):
+def robust_accuracy(model, attack, x, y, batch_size=EVAL_BATCH):
     """Accuracy on attack(model, x, y): the fraction of examples the attack does not turn wrong."""
     return accuracy(model, attacked(attack, model, x, y, batch_size), y, batch_size)
 
@@ -48,7 +50,7 @@ def expected_calibration_error(probs, y, n_bins=10):
 
 
 @torch.no_grad()
-def predictions(model, x, batch_size=2000):
+def predictions(model, x, batch_size=EVAL_BATCH):
     """The model's predicted class for each example of x, (N,)."""
     return torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
 
@@ -58,14 +60,14 @@ def l2_norms(x, x_adv):
     return (x_adv - x).flatten(1).norm(dim=1)
 
 
-def success_rate(model, x, x_adv, y, batch_size=2000):
+def success_rate(model, x, x_adv, y, batch_size=EVAL_BATCH):
     """Among the examples the model classifies correctly on x, the fraction it misclassifies on x_adv."""
     correct = predictions(model, x, batch_size) == y
     fooled = predictions(model, x_adv, batch_size) != y
     return (fooled & correct).sum().item() / max(correct.sum().item(), 1)
 
 
-def rho_min_norm(model, x, x_adv, y, *, failures="exclude", failed_x_adv=None, batch_size=2000):
+def rho_min_norm(model, x, x_adv, y, *, failures="exclude", failed_x_adv=None, batch_size=EVAL_BATCH):
     """ρ = mean of ||x_adv - x||_2 / ||x||_2 over the test points, points misclassified on x counting 0 (Matyasko &
     Chau 2018). A failure (x_adv still classified y) is dropped from the mean with failures="exclude"; with "count" it
     stays, at the norm of failed_x_adv: x_adv itself by default, 0.5 for the grey image Carlini's code returns."""
@@ -80,7 +82,7 @@ def rho_min_norm(model, x, x_adv, y, *, failures="exclude", failed_x_adv=None, b
     return ratio[keep].mean().item() if keep.any() else float("nan")
 
 
-def min_norm_summary(model, x, x_adv, y, batch_size=2000):
+def min_norm_summary(model, x, x_adv, y, batch_size=EVAL_BATCH):
     """A minimum-norm attack's report: success rate, failures, ρ with failures excluded and counted (at x_adv's
     own norm), and the median ||x_adv - x||_2 over the successes (points misclassified on x excluded)."""
     correct = predictions(model, x, batch_size) == y

@@ -2,6 +2,8 @@
 import torch
 from torch import nn
 
+SCALE_FLOOR = 1e-12  # a constant output has scale 0: divided by this instead, it stays finite
+
 
 def mlp(sizes, *, batch_norm=False, activation=nn.ReLU, dropout=0.0):
     """Flatten, then Linear(+BatchNorm)+activation(+Dropout) per hidden layer, and a linear last layer."""
@@ -25,14 +27,14 @@ def squash_tanh(o):
 def squash_scaled(o):
     """Centre each sample's outputs on 0, then scale them so that max |o| = 1 (Dhillon & Pavse, the scaled method)."""
     o = o - o.mean(dim=1, keepdim=True)
-    return o / o.abs().amax(dim=1, keepdim=True).clamp_min(1e-12)
+    return o / o.abs().amax(dim=1, keepdim=True).clamp_min(SCALE_FLOOR)
 
 
 def squash_minmax(o):
     """Rescale each sample's outputs linearly onto [-1, 1], min to -1 and max to +1: another reading of the
     scaled method, under which pixels at both extremes reach the full budget."""
     low, high = o.amin(dim=1, keepdim=True), o.amax(dim=1, keepdim=True)
-    return 2 * (o - low) / (high - low).clamp_min(1e-12) - 1
+    return 2 * (o - low) / (high - low).clamp_min(SCALE_FLOOR) - 1
 
 
 class Perturber(nn.Module):

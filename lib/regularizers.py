@@ -4,7 +4,7 @@
 import torch
 import torch.nn.functional as F
 
-from lib.attacks import _jacobian, vat
+from lib.attacks import VAT_XI, jacobian, vat
 
 
 def at_loss(model, x, y, *, eps, weight=1.0):
@@ -19,7 +19,7 @@ def at_loss(model, x, y, *, eps, weight=1.0):
     return ce.mean() + weight * F.cross_entropy(logits_adv, y), logits
 
 
-def vat_loss(model, x, y, *, eps, xi=1e-6, weight=1.0, seed=None):
+def vat_loss(model, x, y, *, eps, xi=VAT_XI, weight=1.0, seed=None):
     """CE(f(x), y) + weight KL(p(x) || p(x + r_vadv)), with p(x) a constant and r_vadv the virtual adversarial
     perturbation of L2 norm eps from one power iteration (unclipped). Returns (loss, logits of x)."""
     x_adv = vat(model, x, eps=eps, xi=xi, seed=seed, clip=False)
@@ -41,7 +41,7 @@ def margin_penalty(model, x, y):
     sensitivity of the author's L2 margin maximization); differentiable in the model's parameters.
     Returns (penalty, logits of x)."""
     rows = torch.arange(len(y), device=y.device)
-    _, jac = _jacobian(model, x)  # the class choice needs no gradient
+    _, jac = jacobian(model, x)  # the class choice needs no gradient
     far = (jac - jac[rows, y].unsqueeze(1)).flatten(2).pow(2).sum(2).argmax(1)
     x = x.detach().requires_grad_(True)
     logits = model(x)

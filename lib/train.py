@@ -42,7 +42,7 @@ def fit(step, batches, *, epochs, modules=(), after_epoch=None, progress=False, 
     return history
 
 
-def _last(after_epoch, name):
+def last_value_hook(after_epoch, name):
     """An after_epoch(history) hook that calls after_epoch(the epoch's value of `name`)."""
     if after_epoch is None:
         return None
@@ -71,7 +71,7 @@ def train(model, batches, *, epochs, optimizer, loss_fn=F.cross_entropy, perturb
         optimizer.step()
         return {"loss": loss}
 
-    history = fit(step, batches, epochs=epochs, modules=(model,), after_epoch=_last(after_epoch, "loss"),
+    history = fit(step, batches, epochs=epochs, modules=(model,), after_epoch=last_value_hook(after_epoch, "loss"),
                   progress=progress, desc=desc)
     return history.get("loss", [])
 
@@ -152,6 +152,6 @@ def train_game(adversary, defender, batches, *, epochs, adversary_optimizer, def
 
     playing = defender_optimizer is not None
     history = fit(step, batches, epochs=epochs, modules=(adversary, defender) if playing else (adversary,),
-                  frozen=() if playing else (defender,), after_epoch=_last(after_epoch, "defender"),
+                  frozen=() if playing else (defender,), after_epoch=last_value_hook(after_epoch, "defender"),
                   progress=progress, desc=desc)
     return {"adversary": [], "defender": []} | history

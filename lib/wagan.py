@@ -11,6 +11,8 @@ from torch import nn
 from lib.attacks import check_inputs, input_grad
 from lib.sinkhorn import sinkhorn
 
+GAN_BATCH = 128  # the authors' batch (§5): G's BatchNorm, left in train mode, normalises over batches this size
+
 
 class TargetNet(nn.Module):
     """The authors' MNIST target: 4 conv3×3 (32, 32, 64, 64), two max-pools, FC 1024-200-200-10, logits.
@@ -205,7 +207,7 @@ def wagan_step(generator, discriminator, target, adams, *, alpha, beta, bound, w
 
 
 @torch.no_grad()
-def generate(generator, x, *, bound, batch_size=128):
+def generate(generator, x, *, bound, batch_size=GAN_BATCH):
     """x_adv = clip_perturbation(x, G(x)) in batches, and ||G(x)||₂ per example. G stays in the mode it is in:
     the authors' G was left in train mode, so its BatchNorm used each batch's statistics."""
     x_adv, norms = [], []

@@ -324,16 +324,16 @@ def test_adv_alpha_follows_the_softmax_jacobian():
 
 @pytest.mark.parametrize("probs", [False, True])
 def test_the_jacobians_equal_a_plain_autograd_jacobian_on_a_conv_net(probs):
-    """_jacobian and closest_boundary (K - 1 passes on the differences) against
+    """jacobian and closest_boundary (K - 1 passes on the differences) against
     torch.autograd.functional.jacobian, one example at a time, on Caffe's LeNet: equal within 1e-5."""
     from lib.models import caffe_lenet
     torch.manual_seed(3)
     model = caffe_lenet().eval()
     x = batch(6)
     y = torch.tensor([0, 3, 9, 5, 1, 7])
-    out, jac = attacks._jacobian(model, x, probs=probs)
+    out, jac = attacks.jacobian(model, x, probs=probs)
     k, dist, w, w_norm = attacks.closest_boundary(model, x, y, probs=probs)
-    expected = attacks._closest_boundary(out, jac, y)
+    expected = attacks.closest_boundary_from_jacobian(out, jac, y)
     for i in range(len(x)):
         f = (lambda v: model(v).softmax(1)[0]) if probs else (lambda v: model(v)[0])
         plain = torch.autograd.functional.jacobian(f, x[i:i + 1]).flatten(1)
