@@ -105,3 +105,71 @@ def write_results(slug, profile, config, claims, metrics, *, device, seeds, star
 def load_results(profile="book", root=DATA / "results"):
     """Every results file of a profile, sorted by slug."""
     return [json.loads(p.read_text()) for p in sorted(Path(root).glob(f"*-{profile}.json"))]
+
+
+def shown_value(c):
+    """Our value of a claim as the tables show it: mean ± std over runs, or the share of runs an ordering held."""
+    if c["kind"] == "ordering":
+        return f"{c['ours_mean']:.0%} of runs"
+    return f"{c['ours_mean']:.2f} ± {c['ours_std']:.2f}" if c["n_runs"] > 1 else f"{c['ours_mean']:.2f}"
+
+
+def claims_table(claims, **columns):
+    """The claims as the table each paper page shows: claim, the paper's value, ours, runs, verdict, cause.
+    `columns`: more columns (one value per claim), put after the claim."""
+    import pandas as pd
+
+    for name, values in columns.items():
+        if len(values) != len(claims):
+            raise ValueError(f"column {name!r} has {len(values)} values for {len(claims)} claims")
+    return pd.DataFrame({
+        "claim": [c["description"] for c in claims],
+        **{name: list(values) for name, values in columns.items()},
+        "paper": [f"{c['reported']:.2f}" if isinstance(c["reported"], float) else str(c["reported"])
+                  for c in claims],
+        "ours": [shown_value(c) for c in claims],
+        "runs": [c["n_runs"] for c in claims],
+        "verdict": [c["verdict"] for c in claims],
+        "cause": [c["cause"] or "" for c in claims],
+    })
+
+
+def verdict_counts(claims):
+    """The numbers a page's prose quotes: how many claims, how many of each verdict and of each cause."""
+    counts = {"n_claims": len(claims)}
+    for v in ("reproduced", "partly", "not reproduced"):
+        counts[f"n_{v.replace(' ', '_')}"] = sum(c["verdict"] == v for c in claims)
+    for cause in CAUSES:
+        counts[f"n_cause_{cause}"] = sum(c["cause"] == cause for c in claims)
+    return counts
+
+
+def glue_claims(claims):
+    """Glue each claim's value under its id (an ordering as the % of runs it held) and the verdict counts,
+    for the page's prose."""
+    from myst_nb import glue
+
+    for c in claims:
+        glue(c["id"], float(100 * c["ours_mean"] if c["kind"] == "ordering" else c["ours_mean"]), display=False)
+    for key, count in verdict_counts(claims).items():
+        glue(key, int(count), display=False)
+
+
+def machine(device):
+    """What a run executed on, in words: the GPU's name, or the CPU threads torch used."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"a {torch.cuda.get_device_name(device)} GPU"
+    return f"a CPU ({torch.get_num_threads()} threads, no GPU)"
+
+
+def glue_run(slug, profile, device, train_s):
+    """Glue what a page's "at a glance" box quotes: the profile, the machine and the commit of the code (as
+    Markdown, for the {glue:md} role: a str glued as text shows its quotes) and the training time in minutes."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue("run_profile", Markdown(f"`{profile}`"), display=False)
+    glue("run_machine", Markdown(machine(device)), display=False)
+    glue("code_commit", Markdown(f"`{git_sha(slug)}`"), display=False)
+    glue("train_min", float(train_s) / 60, display=False)
