@@ -12,7 +12,7 @@ PAPERS := $(filter-out attacks,$(SLUGS))
 export PYTHONPATH := $(CURDIR)
 # No MPLBACKEND here: a notebook kernel started with MPLBACKEND=Agg keeps its figures out of its outputs.
 
-.PHONY: setup book test execute goldens bench clean
+.PHONY: setup book lint test execute goldens bench clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,12 @@ book: setup
 # numbers repeat bit for bit only at a fixed thread count and instruction set (AVX-512 machines round otherwise).
 PINNED := OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 ONEDNN_MAX_CPU_ISA=AVX2
 
-test: setup
+# The code's style: ruff's lint rules and formatter over the whole tree (pyproject.toml).
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup lint
 	MPLBACKEND=Agg $(PINNED) $(BIN)/python -m pytest tests --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
@@ -44,21 +49,21 @@ execute: setup
 	@for slug in $(SLUGS); do \
 		profile=$(PROFILE); if [ $$slug = attacks ] && [ $$profile = paper ]; then profile=book; fi; \
 		echo "== $$slug ($$profile)"; \
-		$(BIN)/python tests/execute_notebook.py book/$$slug.ipynb book/$$slug.ipynb -p profile $$profile || exit 1; \
+		$(BIN)/python tools/execute_notebook.py book/$$slug.ipynb book/$$slug.ipynb -p profile $$profile || exit 1; \
 	done
-	$(BIN)/python tests/execute_notebook.py book/scorecard.ipynb book/scorecard.ipynb -p profile $(PROFILE)
-	$(BIN)/python tests/execute_notebook.py book/leaderboard.ipynb book/leaderboard.ipynb -p profile $(PROFILE)
+	$(BIN)/python tools/execute_notebook.py book/scorecard.ipynb book/scorecard.ipynb -p profile $(PROFILE)
+	$(BIN)/python tools/execute_notebook.py book/leaderboard.ipynb book/leaderboard.ipynb -p profile $(PROFILE)
 
 # The nbval goldens: every paper notebook executed at the smoke profile, replaced only when it ran through.
 goldens: setup
 	@for slug in $(PAPERS); do \
-		$(PINNED) $(BIN)/python tests/execute_notebook.py book/$$slug.ipynb \
+		$(PINNED) $(BIN)/python tools/execute_notebook.py book/$$slug.ipynb \
 			tests/notebooks/$$slug.smoke.ipynb -p profile smoke || exit 1; \
 	done
 
 bench: setup
-	$(BIN)/python tests/bench_training.py
-	$(BIN)/python tests/bench_attacks.py
+	$(BIN)/python tools/bench_training.py
+	$(BIN)/python tools/bench_attacks.py
 
 clean:
 	rm -rf _build

@@ -1,9 +1,12 @@
-"""A3T (Erraqabi et al. 2018): a classifier split into encoder E and residual R, trained jointly with a
-discriminator D that tells E's features of clean inputs from those of their FGSM examples.
+"""A3T (Erraqabi et al. 2018): a classifier split into encoder E and residual R, trained
+jointly with a discriminator D that tells E's features of clean inputs from those of
+their FGSM examples.
 
-The classifier is `nn.Sequential(encoder, residual)`; D maps a feature to one logit (real = 1, adversarial = 0).
-The FGSM examples are clipped to [0, 1] unless `clip=False`: the paper does not say, and Goodfellow et al. did not clip.
+The classifier is `nn.Sequential(encoder, residual)`; D maps a feature to one logit
+(real = 1, adversarial = 0). The FGSM examples are clipped to [0, 1] unless
+`clip=False`: the paper does not say, and Goodfellow et al. did not clip.
 """
+
 import torch
 import torch.nn.functional as F
 
@@ -16,8 +19,9 @@ STATS = ("loss_cls", "loss_enc", "loss_disc", "acc_real", "acc_adv", "acc_disc")
 
 
 def fgsm_examples(classifier, x, y, *, eps, clip=True):
-    """FGSM examples x + eps * sign(∇x CE): lib.attacks.fgsm's, clipped to [0, 1]; with clip=False as Goodfellow
-    et al. (2015) made them, free to leave [0, 1] where the sign points out of it. Detached."""
+    """FGSM examples x + eps * sign(∇x CE): lib.attacks.fgsm's, clipped to [0, 1]; with
+    clip=False as Goodfellow et al. (2015) made them, free to leave [0, 1] where the
+    sign points out of it. Detached."""
     if clip:
         return fgsm(classifier, x, y, eps=eps).detach()
     grad, _ = input_grad(classifier, x, y)
@@ -25,94 +29,189 @@ def fgsm_examples(classifier, x, y, *, eps, clip=True):
 
 
 def discriminator_step(discriminator, z, z_adv, optimizer):
-    """One BCE step of D on features z = E(x) (target 1) and z_adv = E(x_adv) (target 0); returns D's loss and
-    accuracy on the batch. The features are detached, so nothing reaches E."""
+    """One BCE step of D on features z = E(x) (target 1) and z_adv = E(x_adv) (target
+    0); returns D's loss and accuracy on the batch. The features are detached, so
+    nothing reaches E."""
     stacked = members(discriminator)
-    target = join(torch.ones(len(z), device=z.device), torch.zeros(len(z_adv), device=z.device), stacked)
+    target = join(
+        torch.ones(len(z), device=z.device),
+        torch.zeros(len(z_adv), device=z.device),
+        stacked,
+    )
     logits = discriminator(join(z, z_adv, stacked).detach()).squeeze(1)
     loss = member_loss(F.binary_cross_entropy_with_logits, logits, target, stacked)
     optimizer.zero_grad(set_to_none=True)
     total(loss).backward()
     optimizer.step()
-    return loss.detach(), member_mean(((logits.detach() > 0).float() == target).float(), stacked)
+    return loss.detach(), member_mean(
+        ((logits.detach() > 0).float() == target).float(), stacked
+    )
 
 
 def classifier_step(classifier, discriminator, z, z_adv, y, optimizer, *, alpha, beta):
-    """One step of the classifier on L_cls + L_enc, from z = E(x) and z_adv = E(x_adv) with their graphs:
-    L_cls = -α log P(y|x) - (1-α) log P(y|x_adv), L_enc = -β log D(E(x_adv)). L_enc reaches only E; D is untouched.
-    Returns L_cls, L_enc and the classifier's accuracies on x and x_adv of the batch."""
+    """One step of the classifier on L_cls + L_enc, from z = E(x) and z_adv = E(x_adv)
+    with their graphs: L_cls = -α log P(y|x) - (1-α) log P(y|x_adv), L_enc = -β log
+    D(E(x_adv)). L_enc reaches only E; D is untouched. Returns L_cls, L_enc and the
+    classifier's accuracies on x and x_adv of the batch."""
     stacked = members(classifier, discriminator)
     logits, logits_adv = halves(classifier[1](join(z, z_adv, stacked)), stacked)
-    loss_cls = (alpha * member_loss(F.cross_entropy, logits, y, stacked)
-                + (1 - alpha) * member_loss(F.cross_entropy, logits_adv, y, stacked))
+    loss_cls = alpha * member_loss(F.cross_entropy, logits, y, stacked) + (
+        1 - alpha
+    ) * member_loss(F.cross_entropy, logits_adv, y, stacked)
     loss_enc = torch.zeros_like(loss_cls)
     if beta > 0:
         logit_d = discriminator(z_adv).squeeze(1)
-        # -log D = BCE against the "real" label: E learns to make its adversarial features look real.
-        loss_enc = beta * member_loss(F.binary_cross_entropy_with_logits, logit_d, torch.ones_like(logit_d),
-                                      stacked)
+        # -log D = BCE against the "real" label: E learns to make its adversarial
+        # features look real.
+        loss_enc = beta * member_loss(
+            F.binary_cross_entropy_with_logits,
+            logit_d,
+            torch.ones_like(logit_d),
+            stacked,
+        )
     optimizer.zero_grad(set_to_none=True)
-    # inputs=: D's parameters get no gradient; R's gradient comes from L_cls alone, as R is not on L_enc's path.
+    # inputs=: D's parameters get no gradient; R's gradient comes from L_cls alone, as R
+    # is not on L_enc's path.
     total(loss_cls + loss_enc).backward(inputs=list(classifier.parameters()))
     optimizer.step()
-    return (loss_cls.detach(), loss_enc.detach(), member_mean((logits.detach().argmax(1) == y).float(), stacked),
-            member_mean((logits_adv.detach().argmax(1) == y).float(), stacked))
+    return (
+        loss_cls.detach(),
+        loss_enc.detach(),
+        member_mean((logits.detach().argmax(1) == y).float(), stacked),
+        member_mean((logits_adv.detach().argmax(1) == y).float(), stacked),
+    )
 
 
-def a3t_step(classifier, discriminator, x, y, *, eps, alpha, beta, classifier_optimizer, discriminator_optimizer,
-             clip=True):
-    """One A3T iteration: FGSM examples of the current classifier (clipped to [0, 1] unless clip=False), one D
-    update, then one classifier update. Returns a dict of the batch's statistics (0-dim tensors on the device,
-    one value per member on a stack), keyed as STATS."""
+def a3t_step(
+    classifier,
+    discriminator,
+    x,
+    y,
+    *,
+    eps,
+    alpha,
+    beta,
+    classifier_optimizer,
+    discriminator_optimizer,
+    clip=True,
+):
+    """One A3T iteration: FGSM examples of the current classifier (clipped to [0, 1]
+    unless clip=False), one D update, then one classifier update. Returns a dict of the
+    batch's statistics (0-dim tensors on the device, one value per member on a stack),
+    keyed as STATS."""
     x_adv = fgsm_examples(classifier, x, y, eps=eps, clip=clip)
-    # One forward pass of E serves both steps: D's step does not change E, so the graph stays valid.
+    # One forward pass of E serves both steps: D's step does not change E, so the
+    # graph stays valid.
     stacked = members(classifier)
     z, z_adv = halves(classifier[0](join(x, x_adv, stacked)), stacked)
-    loss_disc, acc_disc = discriminator_step(discriminator, z, z_adv, discriminator_optimizer)
-    loss_cls, loss_enc, acc_real, acc_adv = classifier_step(classifier, discriminator, z, z_adv, y,
-                                                            classifier_optimizer, alpha=alpha, beta=beta)
-    return dict(zip(STATS, (loss_cls, loss_enc, loss_disc, acc_real, acc_adv, acc_disc)))
+    loss_disc, acc_disc = discriminator_step(
+        discriminator, z, z_adv, discriminator_optimizer
+    )
+    loss_cls, loss_enc, acc_real, acc_adv = classifier_step(
+        classifier,
+        discriminator,
+        z,
+        z_adv,
+        y,
+        classifier_optimizer,
+        alpha=alpha,
+        beta=beta,
+    )
+    return dict(
+        zip(
+            STATS,
+            (loss_cls, loss_enc, loss_disc, acc_real, acc_adv, acc_disc),
+            strict=True,
+        )
+    )
 
 
-def train_a3t(classifier, discriminator, batches, *, epochs, eps, alpha, beta, classifier_optimizer,
-              discriminator_optimizer, clip=True, evaluate=None, progress=False, desc="A3T"):
-    """Run a3t_step over every batch for `epochs` epochs; return {stat: [per-epoch mean over the batches]}.
+def train_a3t(
+    classifier,
+    discriminator,
+    batches,
+    *,
+    epochs,
+    eps,
+    alpha,
+    beta,
+    classifier_optimizer,
+    discriminator_optimizer,
+    clip=True,
+    evaluate=None,
+    progress=False,
+    desc="A3T",
+):
+    """Run a3t_step over every batch for `epochs` epochs; return {stat: [per-epoch mean
+    over the batches]}.
 
-    α=1, β=0 is plain training; α=½, β=0 is 50/50 FGSM adversarial training (D is then a passive probe).
-    `evaluate(classifier, discriminator) -> {name: float}` runs after each epoch (a validation set, say; on a
-    stack, one list of member values per name), and its values are appended to the history under their own names.
-    `clip`: see fgsm_examples.
+    α=1, β=0 is plain training; α=½, β=0 is 50/50 FGSM adversarial training (D is
+    then a passive probe). `evaluate(classifier, discriminator) -> {name: float}`
+    runs after each epoch (a validation set, say; on a stack, one list of member
+    values per name), and its values are appended to the history under their own
+    names. `clip`: see fgsm_examples.
     """
-    def step(x, y):
-        return a3t_step(classifier, discriminator, x, y, eps=eps, alpha=alpha, beta=beta,
-                        classifier_optimizer=classifier_optimizer, discriminator_optimizer=discriminator_optimizer,
-                        clip=clip)
 
-    after_epoch = None if evaluate is None else lambda history: evaluate(classifier, discriminator)
-    history = fit(step, batches, epochs=epochs, modules=(classifier, discriminator), after_epoch=after_epoch,
-                  progress=progress, desc=desc)
+    def step(x, y):
+        return a3t_step(
+            classifier,
+            discriminator,
+            x,
+            y,
+            eps=eps,
+            alpha=alpha,
+            beta=beta,
+            classifier_optimizer=classifier_optimizer,
+            discriminator_optimizer=discriminator_optimizer,
+            clip=clip,
+        )
+
+    after_epoch = (
+        None
+        if evaluate is None
+        else lambda history: evaluate(classifier, discriminator)
+    )
+    history = fit(
+        step,
+        batches,
+        epochs=epochs,
+        modules=(classifier, discriminator),
+        after_epoch=after_epoch,
+        progress=progress,
+        desc=desc,
+    )
     return {name: [] for name in STATS} | history
 
 
-def game_metrics(classifier, discriminator, x, y, *, eps, clip=True, batch_size=EVAL_BATCH):
-    """In eval mode (modes restored after): classifier accuracy on x and on FGSM(eps) examples (clipped unless
-    clip=False), D's accuracy on E(x) vs E(x_adv), and the mean L2 norms ||E(x) - E(x_adv)|| and ||E(x)||."""
+def game_metrics(
+    classifier, discriminator, x, y, *, eps, clip=True, batch_size=EVAL_BATCH
+):
+    """In eval mode (modes restored after): classifier accuracy on x and on FGSM(eps)
+    examples (clipped unless clip=False), D's accuracy on E(x) vs E(x_adv), and the mean
+    L2 norms ||E(x) - E(x_adv)|| and ||E(x)||."""
     modes = classifier.training, discriminator.training
     classifier.eval()
     discriminator.eval()
     encoder, residual = classifier[0], classifier[1]
-    sums = dict.fromkeys(("acc_real", "acc_adv", "acc_disc", "feature_distance", "feature_norm"), 0.0)
+    sums = dict.fromkeys(
+        ("acc_real", "acc_adv", "acc_disc", "feature_distance", "feature_norm"), 0.0
+    )
     try:
         for i in range(0, len(x), batch_size):
-            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
             x_adv = fgsm_examples(classifier, xb, yb, eps=eps, clip=clip)
             with torch.no_grad():
                 z, z_adv = encoder(xb), encoder(x_adv)
-                d_real, d_adv = discriminator(z).squeeze(1), discriminator(z_adv).squeeze(1)
+                d_real, d_adv = (
+                    discriminator(z).squeeze(1),
+                    discriminator(z_adv).squeeze(1),
+                )
                 sums["acc_real"] += (residual(z).argmax(1) == yb).sum().item()
                 sums["acc_adv"] += (residual(z_adv).argmax(1) == yb).sum().item()
                 sums["acc_disc"] += ((d_real > 0).sum() + (d_adv <= 0).sum()).item() / 2
-                sums["feature_distance"] += (z - z_adv).flatten(1).norm(dim=1).sum().item()
+                sums["feature_distance"] += (
+                    (z - z_adv).flatten(1).norm(dim=1).sum().item()
+                )
                 sums["feature_norm"] += z.flatten(1).norm(dim=1).sum().item()
     finally:
         classifier.train(modes[0])

@@ -1,9 +1,12 @@
-"""Claims against the paper, one verdict rule for the whole book, and the results file of a run.
+"""Claims against the paper, one verdict rule for the whole book, and the results file
+of a run.
 
-A claim is reproduced when |ours - reported| <= tolerance, partly when within twice the tolerance,
-not reproduced otherwise. Tolerances: clean accuracy 0.5 points, accuracy under attack 3 points,
-a norm 10% relative; an ordering claim must hold in >= 80% of runs (partly: >= 60%).
+A claim is reproduced when |ours - reported| <= tolerance, partly when within twice the
+tolerance, not reproduced otherwise. Tolerances: clean accuracy 0.5 points, accuracy
+under attack 3 points, a norm 10% relative; an ordering claim must hold in >= 80% of
+runs (partly: >= 60%).
 """
+
 import json
 import os
 import subprocess
@@ -17,7 +20,7 @@ import torch
 from lib import DATA
 
 TOLERANCE = {"clean": 0.5, "attack": 3.0, "norm": 0.10, "ordering": 0.8}
-ROUNDING = 1e-9  # a fraction of runs at a threshold meets it despite floats: 2 * (1 - 0.8) < 0.4
+ROUNDING = 1e-9  # a fraction at a threshold meets it, though 2 * (1 - 0.8) < 0.4
 
 
 def verdict(kind, reported, ours):
@@ -26,52 +29,84 @@ def verdict(kind, reported, ours):
         raise ValueError(f"kind must be one of {sorted(TOLERANCE)}, got {kind!r}")
     if kind == "ordering":
         missed = 1 - ours  # the fraction of runs where the stated order fails
-        return "reproduced" if missed <= 1 - TOLERANCE[kind] + ROUNDING else (
-            "partly" if missed <= 2 * (1 - TOLERANCE[kind]) + ROUNDING else "not reproduced")
+        return (
+            "reproduced"
+            if missed <= 1 - TOLERANCE[kind] + ROUNDING
+            else (
+                "partly"
+                if missed <= 2 * (1 - TOLERANCE[kind]) + ROUNDING
+                else "not reproduced"
+            )
+        )
     gap = abs(ours - reported) / (abs(reported) if kind == "norm" else 1)
-    return "reproduced" if gap <= TOLERANCE[kind] else "partly" if gap <= 2 * TOLERANCE[kind] else "not reproduced"
+    return (
+        "reproduced"
+        if gap <= TOLERANCE[kind]
+        else "partly"
+        if gap <= 2 * TOLERANCE[kind]
+        else "not reproduced"
+    )
 
 
 CAUSES = ("budget", "reading", "paper", "open")
 
 
 def claim(claim_id, description, kind, reported, values, cause=None):
-    """A claim row: `values` holds one number per run (for an ordering claim, whether it held).
+    """A claim row: `values` holds one number per run (for an ordering claim,
+    whether it held).
 
-    `cause` says why a claim that is not reproduced is not: "budget", "reading", "paper" or "open",
-    each with its evidence in the notebook."""
+    `cause` says why a claim that is not reproduced is not: "budget", "reading", "paper"
+    or "open", each with its evidence in the notebook."""
     if cause is not None and cause not in CAUSES:
         raise ValueError(f"cause must be None or one of {CAUSES}, got {cause!r}")
     values = np.asarray(values, dtype=float)
     ours = float(values.mean())
     judged = verdict(kind, reported, ours)
-    return {"id": claim_id, "description": description, "kind": kind,
-            "reported": "holds" if kind == "ordering" else reported,
-            "ours_mean": ours, "ours_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-            "n_runs": len(values), "tolerance": TOLERANCE[kind],
-            "verdict": judged, "cause": None if judged == "reproduced" else cause}
+    return {
+        "id": claim_id,
+        "description": description,
+        "kind": kind,
+        "reported": "holds" if kind == "ordering" else reported,
+        "ours_mean": ours,
+        "ours_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+        "n_runs": len(values),
+        "tolerance": TOLERANCE[kind],
+        "verdict": judged,
+        "cause": None if judged == "reproduced" else cause,
+    }
 
 
 def load_reported(slug, root=DATA / "reported"):
-    """The paper's numbers for a slug, as typed once from the paper: {claim id: {...}}."""
-    return {c["id"]: c for c in json.loads((Path(root) / f"{slug}.json").read_text())["claims"]}
+    """The paper's numbers for a slug, as typed once from the paper:
+    {claim id: {...}}."""
+    return {
+        c["id"]: c
+        for c in json.loads((Path(root) / f"{slug}.json").read_text())["claims"]
+    }
 
 
 def _git(*args):
-    run = subprocess.run(["git", *args], capture_output=True, text=True, cwd=DATA.parent)
+    run = subprocess.run(
+        ["git", *args], capture_output=True, text=True, cwd=DATA.parent
+    )
     return run.stdout if run.returncode == 0 else None
 
 
 def code_cells(text):
-    """The source of a notebook's code cells (papermill's injected parameters excluded), from its JSON text."""
-    return [cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-            for cell in json.loads(text)["cells"]
-            if cell["cell_type"] == "code" and "injected-parameters" not in cell["metadata"].get("tags", [])]
+    """The source of a notebook's code cells (papermill's injected parameters excluded),
+    from its JSON text."""
+    return [
+        cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        for cell in json.loads(text)["cells"]
+        if cell["cell_type"] == "code"
+        and "injected-parameters" not in cell["metadata"].get("tags", [])
+    ]
 
 
 def git_sha(slug=None):
-    """The commit of the code that produced a result, "+modified" when the library or the paper's numbers differ
-    from it, or the notebook's code cells do (its outputs may differ: papermill writes them as it runs)."""
+    """The commit of the code that produced a result, "+modified" when the library or
+    the paper's numbers differ from it, or the notebook's code cells do (its outputs may
+    differ: papermill writes them as it runs)."""
     sha = _git("rev-parse", "--short", "HEAD")
     if sha is None:
         return "unknown"
@@ -79,21 +114,47 @@ def git_sha(slug=None):
     notebook = DATA.parent / "book" / f"{slug}.ipynb"
     if slug is not None and notebook.exists():
         committed = _git("show", f"HEAD:book/{slug}.ipynb")
-        modified |= committed is None or code_cells(committed) != code_cells(notebook.read_text())
+        modified |= committed is None or code_cells(committed) != code_cells(
+            notebook.read_text()
+        )
     return sha.strip() + ("+modified" if modified else "")
 
 
-def write_results(slug, profile, config, claims, metrics, *, device, seeds, started, train_s=None,
-                  root=DATA / "results"):
-    """Write data/results/<slug>-<profile>.json atomically and return its path. `train_s` is the real training
-    time of the models shown (summed from the cache), not this execution's few seconds when they were cached."""
+def write_results(
+    slug,
+    profile,
+    config,
+    claims,
+    metrics,
+    *,
+    device,
+    seeds,
+    started,
+    train_s=None,
+    root=DATA / "results",
+):
+    """Write data/results/<slug>-<profile>.json atomically and return its path.
+    `train_s` is the real training time of the models shown (summed from the cache), not
+    this execution's few seconds when they were cached."""
     path = Path(root) / f"{slug}-{profile}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"slug": slug, "profile": profile, "config": config, "claims": claims, "metrics": metrics,
-              "env": {"torch": torch.__version__, "device": str(device), "git_sha": git_sha(slug),
-                      "wall_s": round(time.time() - started, 1),
-                      "train_s": None if train_s is None else round(float(train_s), 1), "seeds": list(seeds)}}
-    # A temp file of this run alone, on disk before the rename: two runs at once never tear the file.
+    record = {
+        "slug": slug,
+        "profile": profile,
+        "config": config,
+        "claims": claims,
+        "metrics": metrics,
+        "env": {
+            "torch": torch.__version__,
+            "device": str(device),
+            "git_sha": git_sha(slug),
+            "wall_s": round(time.time() - started, 1),
+            "train_s": None if train_s is None else round(float(train_s), 1),
+            "seeds": list(seeds),
+        },
+    }
+    # A temp file of this run alone, on disk before the rename: two runs at once never
+    # tear the file.
     partial = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
     with open(partial, "w") as handle:
         handle.write(json.dumps(record, indent=1, default=float) + "\n")
@@ -105,38 +166,55 @@ def write_results(slug, profile, config, claims, metrics, *, device, seeds, star
 
 def load_results(profile="book", root=DATA / "results"):
     """Every results file of a profile, sorted by slug."""
-    return [json.loads(p.read_text()) for p in sorted(Path(root).glob(f"*-{profile}.json"))]
+    return [
+        json.loads(p.read_text()) for p in sorted(Path(root).glob(f"*-{profile}.json"))
+    ]
 
 
 def shown_value(c):
-    """Our value of a claim as the tables show it: mean ± std over runs, or the share of runs an ordering held."""
+    """Our value of a claim as the tables show it: mean ± std over runs, or the
+    share of runs an ordering held."""
     if c["kind"] == "ordering":
         return f"{c['ours_mean']:.0%} of runs"
-    return f"{c['ours_mean']:.2f} ± {c['ours_std']:.2f}" if c["n_runs"] > 1 else f"{c['ours_mean']:.2f}"
+    return (
+        f"{c['ours_mean']:.2f} ± {c['ours_std']:.2f}"
+        if c["n_runs"] > 1
+        else f"{c['ours_mean']:.2f}"
+    )
 
 
 def claims_table(claims, **columns):
-    """The claims as the table each paper page shows: claim, the paper's value, ours, runs, verdict, cause.
-    `columns`: more columns (one value per claim), put after the claim."""
+    """The claims as the table each paper page shows: claim, the paper's value,
+    ours, runs, verdict, cause. `columns`: more columns (one value per claim), put
+    after the claim."""
     import pandas as pd
 
     for name, values in columns.items():
         if len(values) != len(claims):
-            raise ValueError(f"column {name!r} has {len(values)} values for {len(claims)} claims")
-    return pd.DataFrame({
-        "claim": [c["description"] for c in claims],
-        **{name: list(values) for name, values in columns.items()},
-        "paper": [f"{c['reported']:.2f}" if isinstance(c["reported"], float) else str(c["reported"])
-                  for c in claims],
-        "ours": [shown_value(c) for c in claims],
-        "runs": [c["n_runs"] for c in claims],
-        "verdict": [c["verdict"] for c in claims],
-        "cause": [c["cause"] or "" for c in claims],
-    })
+            raise ValueError(
+                f"column {name!r} has {len(values)} values for {len(claims)} claims"
+            )
+    return pd.DataFrame(
+        {
+            "claim": [c["description"] for c in claims],
+            **{name: list(values) for name, values in columns.items()},
+            "paper": [
+                f"{c['reported']:.2f}"
+                if isinstance(c["reported"], float)
+                else str(c["reported"])
+                for c in claims
+            ],
+            "ours": [shown_value(c) for c in claims],
+            "runs": [c["n_runs"] for c in claims],
+            "verdict": [c["verdict"] for c in claims],
+            "cause": [c["cause"] or "" for c in claims],
+        }
+    )
 
 
 def verdict_counts(claims):
-    """The numbers a page's prose quotes: how many claims, how many of each verdict and of each cause."""
+    """The numbers a page's prose quotes: how many claims, how many of each verdict
+    and of each cause."""
     counts = {"n_claims": len(claims)}
     for v in ("reproduced", "partly", "not reproduced"):
         counts[f"n_{v.replace(' ', '_')}"] = sum(c["verdict"] == v for c in claims)
@@ -146,18 +224,22 @@ def verdict_counts(claims):
 
 
 def glue_claims(claims):
-    """Glue each claim's value under its id (an ordering as the % of runs it held) and the verdict counts,
-    for the page's prose."""
+    """Glue each claim's value under its id (an ordering as the % of runs it held)
+    and the verdict counts, for the page's prose."""
     from myst_nb import glue
 
     for c in claims:
-        glue(c["id"], float(100 * c["ours_mean"] if c["kind"] == "ordering" else c["ours_mean"]), display=False)
+        glue(
+            c["id"],
+            float(100 * c["ours_mean"] if c["kind"] == "ordering" else c["ours_mean"]),
+            display=False,
+        )
     for key, count in verdict_counts(claims).items():
         glue(key, int(count), display=False)
 
 
 def machine(device):
-    """What a run executed on, in words: the GPU's name, or the CPU threads torch used."""
+    """What a run executed on, in words: the GPU's name, or the CPU threads used."""
     device = torch.device(device)
     if device.type == "cuda":
         return f"a {torch.cuda.get_device_name(device)} GPU"
@@ -165,8 +247,9 @@ def machine(device):
 
 
 def glue_run(slug, profile, device, train_s):
-    """Glue what a page's "at a glance" box quotes: the profile, the machine and the commit of the code (as
-    Markdown, for the {glue:md} role: a str glued as text shows its quotes) and the training time in minutes."""
+    """Glue what a page's "at a glance" box quotes: the profile, the machine and the
+    code's commit (as Markdown, for the {glue:md} role: a str glued as text shows its
+    quotes) and the training time in minutes."""
     from IPython.display import Markdown
     from myst_nb import glue
 

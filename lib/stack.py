@@ -1,11 +1,14 @@
-"""Many same-architecture models trained as one: a stack (PyTorch's model-ensembling idea, as plain layers).
+"""Many same-architecture models trained as one: a stack (PyTorch's model-ensembling
+idea, as plain layers).
 
-A stack of E members is the members' own module tree in which every Linear, Conv2d and BatchNorm layer holds the
-E members' parameters along a leading dimension. It is a plain batched model: its batch is E equal blocks, block e
-holding member e's examples, so attacks and the library's step functions run on it unchanged. The helpers below
-(join, halves, member_mean, member_loss) keep each member's numbers its own; with `members=None` (a plain model)
-they are the plain operations.
+A stack of E members is the members' own module tree in which every Linear, Conv2d and
+BatchNorm layer holds the E members' parameters along a leading dimension. It is a plain
+batched model: its batch is E equal blocks, block e holding member e's examples, so
+attacks and the library's step functions run on it unchanged. The helpers below (join,
+halves, member_mean, member_loss) keep each member's numbers its own; with
+`members=None` (a plain model) they are the plain operations.
 """
+
 import copy
 import ctypes
 import ctypes.util
@@ -22,8 +25,8 @@ from lib.runtime import seed_everything
 
 
 def _stacked(layers, name, transpose=False):
-    """The E layers' tensor `name` stacked along a new first dimension (each transposed if asked), as a parameter
-    when it is one."""
+    """The E layers' tensor `name` stacked along a new first dimension (each transposed
+    if asked), as a parameter when it is one."""
     tensors = [getattr(layer, name) for layer in layers]
     value = torch.stack([t.detach().T if transpose else t.detach() for t in tensors])
     if isinstance(tensors[0], nn.Parameter):
@@ -32,16 +35,26 @@ def _stacked(layers, name, transpose=False):
 
 
 def _check_same_settings(layers):
-    """Raise ValueError unless the layers agree on every setting (eps, momentum, stride, squash, ...): a stack
-    runs all its members with the first one's."""
-    settings = [{k: v for k, v in vars(layer).items() if not k.startswith("_") and k != "training"}
-                for layer in layers]
+    """Raise ValueError unless the layers agree on every setting (eps, momentum, stride,
+    squash, ...): a stack runs all its members with the first one's."""
+    settings = [
+        {
+            k: v
+            for k, v in vars(layer).items()
+            if not k.startswith("_") and k != "training"
+        }
+        for layer in layers
+    ]
     if any(other != settings[0] for other in settings[1:]):
-        raise ValueError(f"cannot stack {type(layers[0]).__name__}s whose settings differ: {settings}")
+        raise ValueError(
+            f"cannot stack {type(layers[0]).__name__}s "
+            f"whose settings differ: {settings}"
+        )
 
 
 def _blocks(x, members):
-    """(E*B, C, ...) member-major -> (B, E*C, ...): each member's channels side by side, for a grouped layer."""
+    """(E*B, C, ...) member-major -> (B, E*C, ...): each member's channels side by side,
+    for a grouped layer."""
     return x.unflatten(0, (members, -1)).transpose(0, 1).flatten(1, 2)
 
 
@@ -51,14 +64,17 @@ def _unblocks(x, members):
 
 
 class _StackedLayer(nn.Module):
-    """A layer holding E members' tensors; `member(e)` gives back member e as the original plain layer."""
+    """A layer holding E members' tensors; `member(e)` gives back member e as the
+    original plain layer."""
+
     TENSORS = ()
     TRANSPOSED = ()  # tensors held transposed, each member's as its .T
 
     def __init__(self, layers):
         super().__init__()
         _check_same_settings(layers)
-        self._template = (copy.deepcopy(layers[0]),)  # a tuple: kept out of the module tree
+        # a tuple: kept out of the module tree
+        self._template = (copy.deepcopy(layers[0]),)
         for name in self.TENSORS:
             value = _stacked(layers, name, name in self.TRANSPOSED)
             if isinstance(value, nn.Parameter):
@@ -73,14 +89,19 @@ class _StackedLayer(nn.Module):
 
     def member(self, e):
         layer = copy.deepcopy(self._template[0])
-        layer.load_state_dict({name: value[e].T if name in self.TRANSPOSED else value[e]
-                               for name, value in self.state_dict().items()})
+        layer.load_state_dict(
+            {
+                name: value[e].T if name in self.TRANSPOSED else value[e]
+                for name, value in self.state_dict().items()
+            }
+        )
         return layer.train(self.training)
 
 
 class StackedLinear(_StackedLayer):
-    """E linear layers as one batched matmul; the weights are held (E, in, out), so that their gradient comes out
-    of the matmul in their own layout (no copy)."""
+    """E linear layers as one batched matmul; the weights are held (E, in, out), so that
+    their gradient comes out of the matmul in their own layout (no copy)."""
+
     TENSORS = ("weight", "bias")
     TRANSPOSED = ("weight",)
 
@@ -91,49 +112,84 @@ class StackedLinear(_StackedLayer):
 
 class StackedConv2d(_StackedLayer):
     """E convolutions as one grouped convolution."""
+
     TENSORS = ("weight", "bias")
 
     def forward(self, x):
         conv = self._template[0]
-        out = F.conv2d(_blocks(x, self.members), self.weight.flatten(0, 1), self.bias.flatten(), conv.stride,
-                       conv.padding, conv.dilation, conv.groups * self.members)
+        out = F.conv2d(
+            _blocks(x, self.members),
+            self.weight.flatten(0, 1),
+            self.bias.flatten(),
+            conv.stride,
+            conv.padding,
+            conv.dilation,
+            conv.groups * self.members,
+        )
         return _unblocks(out, self.members)
 
 
 class StackedBatchNorm(_StackedLayer):
-    """E batch norms as one over the E members' channels side by side: each member's statistics are its own."""
+    """E batch norms as one over the E members' channels side by side: each member's
+    statistics are its own."""
+
     TENSORS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
     def forward(self, x):
         norm = self._template[0]
         if self.training:
             self.num_batches_tracked.add_(1)
-        # The flat views share the buffers' memory, so batch_norm updates every member's running statistics.
-        out = F.batch_norm(_blocks(x, self.members), self.running_mean.view(-1), self.running_var.view(-1),
-                           self.weight.view(-1), self.bias.view(-1), self.training, norm.momentum, norm.eps)
+        # The flat views share the buffers' memory, so batch_norm updates every
+        # member's running statistics.
+        out = F.batch_norm(
+            _blocks(x, self.members),
+            self.running_mean.view(-1),
+            self.running_var.view(-1),
+            self.weight.view(-1),
+            self.bias.view(-1),
+            self.training,
+            norm.momentum,
+            norm.eps,
+        )
         return _unblocks(out, self.members)
 
 
 def _stacked_layer(layer):
-    """The stacked class of a layer type, or None for a layer without tensors of its own."""
+    """The stacked class of a layer type, or None for a layer without tensors
+    of its own."""
     if type(layer) is nn.Linear and layer.bias is not None:
         return StackedLinear
-    if type(layer) is nn.Conv2d and layer.bias is not None and layer.padding_mode == "zeros":
+    if (
+        type(layer) is nn.Conv2d
+        and layer.bias is not None
+        and layer.padding_mode == "zeros"
+    ):
         return StackedConv2d
-    if (type(layer) in (nn.BatchNorm1d, nn.BatchNorm2d) and layer.affine and layer.track_running_stats
-            and layer.momentum is not None):
+    if (
+        type(layer) in (nn.BatchNorm1d, nn.BatchNorm2d)
+        and layer.affine
+        and layer.track_running_stats
+        and layer.momentum is not None
+    ):
         return StackedBatchNorm
-    if next(layer.parameters(recurse=False), None) is None and next(layer.buffers(recurse=False), None) is None:
+    if (
+        next(layer.parameters(recurse=False), None) is None
+        and next(layer.buffers(recurse=False), None) is None
+    ):
         return None
-    raise ValueError(f"cannot stack {layer!r}: only Linear and Conv2d with a bias, affine BatchNorm with running "
-                     "statistics and a momentum, and layers without tensors of their own")
+    raise ValueError(
+        f"cannot stack {layer!r}: only Linear and Conv2d with a bias, "
+        "affine BatchNorm with running statistics and a momentum, and layers "
+        "without tensors of their own"
+    )
 
 
 @functools.cache
 def reuse_freed_memory():
-    """Make glibc keep freed memory for reuse. It maps each allocation above 32 MB afresh and unmaps it when freed,
-    and a stack's tensors are that large: on this kind of virtual machine the page faults then cost more than the
-    arithmetic (a 40 MB product takes 160 ms instead of 25 ms). Other C libraries are left as they are."""
+    """Make glibc keep freed memory for reuse. It maps each allocation above 32 MB
+    afresh and unmaps it when freed, and a stack's tensors are that large: on this kind
+    of virtual machine the page faults then cost more than the arithmetic (a 40 MB
+    product takes 160 ms instead of 25 ms). Other C libraries are left as they are."""
     if not sys.platform.startswith("linux") or not ctypes.util.find_library("c"):
         return
     libc = ctypes.CDLL(ctypes.util.find_library("c"))
@@ -144,9 +200,12 @@ def reuse_freed_memory():
 
 
 def stack(models):
-    """One module of the models' common architecture, holding all of them (see the module docstring)."""
+    """One module of the models' common architecture, holding all of them (see
+    the module docstring)."""
     if not models:
-        raise ValueError("models must be a non-empty list of modules of one architecture")
+        raise ValueError(
+            "models must be a non-empty list of modules of one architecture"
+        )
     reuse_freed_memory()
 
     def build(layers):
@@ -154,18 +213,22 @@ def stack(models):
         if kind is not None:
             return kind(layers)
         _check_same_settings(layers)
-        module = copy.copy(layers[0])  # its own attributes (eps, squash, ...); children replaced below
+        # Its own attributes (eps, squash, ...); children replaced below
+        module = copy.copy(layers[0])
         module._parameters, module._buffers = {}, {}
-        module._modules = {name: build([layer._modules[name] for layer in layers])
-                           for name in layers[0]._modules}
+        module._modules = {
+            name: build([layer._modules[name] for layer in layers])
+            for name in layers[0]._modules
+        }
         return module
 
     return build(list(models))
 
 
 def stack_seeds(make, seeds):
-    """make() once per seed, each under seed_everything(seed), stacked: one stack per module that make returns
-    (a tuple of stacks when it returns a tuple), member e being what make() gives under seeds[e]."""
+    """make() once per seed, each under seed_everything(seed), stacked: one stack per
+    module that make returns (a tuple of stacks when it returns a tuple), member e being
+    what make() gives under seeds[e]."""
     if not seeds:
         raise ValueError("seeds must be a non-empty list of integers")
     built = []
@@ -173,7 +236,7 @@ def stack_seeds(make, seeds):
         seed_everything(seed)
         made = make()
         built.append(made if isinstance(made, tuple) else (made,))
-    stacks = tuple(stack(list(modules)) for modules in zip(*built))
+    stacks = tuple(stack(list(modules)) for modules in zip(*built, strict=True))
     return stacks if len(stacks) > 1 else stacks[0]
 
 
@@ -182,7 +245,8 @@ def _stacked_layers(module):
 
 
 def members(*modules):
-    """The number of members of the stack(s) among `modules`, or None when they are plain models."""
+    """The number of members of the stack(s) among `modules`, or None when they
+    are plain models."""
     counts = {layer.members for module in modules for layer in _stacked_layers(module)}
     if len(counts) > 1:
         raise ValueError(f"stacks of different sizes: {sorted(counts)}")
@@ -190,59 +254,89 @@ def members(*modules):
 
 
 def unstack(stacked):
-    """The members of a stack as E ordinary modules with their own trained tensors, in the stack's mode."""
+    """The members of a stack as E ordinary modules with their own trained tensors, in
+    the stack's mode."""
     layers = _stacked_layers(stacked)
-    # deepcopy's memo swaps each stacked layer for its plain member and copies the rest of the tree.
-    return [copy.deepcopy(stacked, memo={id(layer): layer.member(e) for layer in layers})
-            for e in range(members(stacked))]
+    # deepcopy's memo swaps each stacked layer for its plain member and copies the rest
+    # of the tree.
+    return [
+        copy.deepcopy(stacked, memo={id(layer): layer.member(e) for layer in layers})
+        for e in range(members(stacked))
+    ]
 
 
 def join(a, b, members):
-    """Each member's block of a followed by its block of b (torch.cat([a, b]) for a plain model)."""
+    """Each member's block of a followed by its block of b (torch.cat([a, b]) for
+    a plain model)."""
     if members is None:
         return torch.cat([a, b])
-    return torch.cat([a.unflatten(0, (members, -1)), b.unflatten(0, (members, -1))], 1).flatten(0, 1)
+    return torch.cat(
+        [a.unflatten(0, (members, -1)), b.unflatten(0, (members, -1))], 1
+    ).flatten(0, 1)
 
 
 def halves(t, members):
-    """The inverse of join: (a, b) from each member's block of t (t.chunk(2) for a plain model)."""
+    """The inverse of join: (a, b) from each member's block of t (t.chunk(2) for
+    a plain model)."""
     if members is None:
         return t.chunk(2)
-    return tuple(half.flatten(0, 1) for half in t.unflatten(0, (members, -1)).chunk(2, 1))
+    return tuple(
+        half.flatten(0, 1) for half in t.unflatten(0, (members, -1)).chunk(2, 1)
+    )
 
 
 def member_mean(values, members):
-    """The mean of per-example values over each member's block: (E,), or the plain 0-dim mean."""
-    return values.mean() if members is None else values.unflatten(0, (members, -1)).mean(1)
+    """The mean of per-example values over each member's block: (E,), or the
+    plain 0-dim mean."""
+    return (
+        values.mean() if members is None else values.unflatten(0, (members, -1)).mean(1)
+    )
 
 
 def member_loss(loss_fn, out, target, members):
-    """loss_fn's mean over each member's examples: (E,), or loss_fn(out, target) for a plain model."""
+    """loss_fn's mean over each member's examples: (E,), or loss_fn(out, target) for
+    a plain model."""
     if members is None:
         return loss_fn(out, target)
     return member_mean(loss_fn(out, target, reduction="none"), members)
 
 
 def total(loss):
-    """What to differentiate: the sum of the members' losses, so that each member gets its own gradient."""
+    """What to differentiate: the sum of the members' losses, so that each member gets
+    its own gradient."""
     return loss if loss.dim() == 0 else loss.sum()
 
 
 def member_histories(history, members):
-    """fit's history of a stack ({name: [per-epoch list of E values]}) as E histories {name: [per-epoch]}."""
+    """fit's history of a stack ({name: [per-epoch list of E values]}) as E
+    histories {name: [per-epoch]}."""
     for name, values in history.items():
         if any(not isinstance(v, list) or len(v) != members for v in values):
-            raise ValueError(f"history[{name!r}] must hold one list of {members} member values per epoch")
-    return [{name: [v[e] for v in values] for name, values in history.items()} for e in range(members)]
+            raise ValueError(
+                f"history[{name!r}] must hold one list of {members} member values "
+                "per epoch"
+            )
+    return [
+        {name: [v[e] for v in values] for name, values in history.items()}
+        for e in range(members)
+    ]
 
 
 class StackedBatches:
-    """Batches for a stack: member e's batches are those of Batches(..., seed=seeds[e]), in the same order,
-    joined member-major into one batch of E blocks."""
+    """Batches for a stack: member e's batches are those of Batches(..., seed=seeds[e]),
+    in the same order, joined member-major into one batch of E blocks."""
 
     def __init__(self, *tensors, batch_size, seeds, shuffle=True, drop_last=False):
-        self.members = [Batches(*tensors, batch_size=batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last)
-                        for seed in seeds]
+        self.members = [
+            Batches(
+                *tensors,
+                batch_size=batch_size,
+                seed=seed,
+                shuffle=shuffle,
+                drop_last=drop_last,
+            )
+            for seed in seeds
+        ]
         self.tensors, self.batch_size, self.shuffle = tensors, batch_size, shuffle
 
     def __len__(self):
@@ -250,25 +344,40 @@ class StackedBatches:
 
     def __iter__(self):
         n = len(self.tensors[0])
-        orders = torch.stack([torch.randperm(n, generator=b.generator) if self.shuffle else torch.arange(n)
-                              for b in self.members]).to(self.tensors[0].device)
+        orders = torch.stack(
+            [
+                torch.randperm(n, generator=b.generator)
+                if self.shuffle
+                else torch.arange(n)
+                for b in self.members
+            ]
+        ).to(self.tensors[0].device)
         for i in range(len(self)):
-            index = orders[:, i * self.batch_size:(i + 1) * self.batch_size].flatten()
+            index = orders[:, i * self.batch_size : (i + 1) * self.batch_size].flatten()
             yield tuple(t[index] for t in self.tensors)
 
 
 class _MemberOptimizer(torch.optim.Optimizer):
-    """An optimizer over a stack's tensors whose learning rate is an (E,) tensor: one rate per member, which
-    HalveOnIncrease and HalveEvery change as they change a plain optimizer's."""
+    """An optimizer over a stack's tensors whose learning rate is an (E,) tensor:
+    one rate per member, which HalveOnIncrease and HalveEvery change as they change
+    a plain optimizer's."""
 
     def __init__(self, params, lr, defaults):
         super().__init__(params, dict(defaults, lr=0.0))
         for group in self.param_groups:
             count = {len(p) for p in group["params"]}
             if len(count) != 1:
-                raise ValueError(f"the parameters of a stack have one leading size, got {sorted(count)}")
-            group["lr"] = torch.as_tensor(lr, dtype=group["params"][0].dtype,
-                                          device=group["params"][0].device).expand(count.pop()).clone()
+                raise ValueError(
+                    "the parameters of a stack have one leading size, "
+                    f"got {sorted(count)}"
+                )
+            group["lr"] = (
+                torch.as_tensor(
+                    lr, dtype=group["params"][0].dtype, device=group["params"][0].device
+                )
+                .expand(count.pop())
+                .clone()
+            )
 
     @staticmethod
     def _rate(lr, p):
@@ -276,8 +385,9 @@ class _MemberOptimizer(torch.optim.Optimizer):
 
 
 class StackedSGD(_MemberOptimizer):
-    """torch.optim.SGD's update (momentum, weight decay; no dampening, no Nesterov) with one rate per member.
-    Every step works in place in buffers kept from step to step: fresh stack-sized temporaries are slow here."""
+    """torch.optim.SGD's update (momentum, weight decay; no dampening, no Nesterov) with
+    one rate per member. Every step works in place in buffers kept from step to step:
+    fresh stack-sized temporaries are slow here."""
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
         super().__init__(params, lr, dict(momentum=momentum, weight_decay=weight_decay))
@@ -303,10 +413,13 @@ class StackedSGD(_MemberOptimizer):
 
 
 class StackedAdam(_MemberOptimizer):
-    """torch.optim.Adam's update (L2 weight decay, no AMSGrad) with one rate per member, in place as above."""
+    """torch.optim.Adam's update (L2 weight decay, no AMSGrad) with one rate per member,
+    in place as above."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, lr, dict(betas=betas, eps=eps, weight_decay=weight_decay))
+        super().__init__(
+            params, lr, dict(betas=betas, eps=eps, weight_decay=weight_decay)
+        )
 
     @torch.no_grad()
     def step(self):
@@ -317,8 +430,12 @@ class StackedAdam(_MemberOptimizer):
                     continue
                 state = self.state[p]
                 if not state:
-                    state.update(step=0, exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p),
-                                 scratch=torch.empty_like(p))
+                    state.update(
+                        step=0,
+                        exp_avg=torch.zeros_like(p),
+                        exp_avg_sq=torch.zeros_like(p),
+                        scratch=torch.empty_like(p),
+                    )
                 grad, denom = p.grad, state["scratch"]
                 if group["weight_decay"] != 0:
                     grad = torch.add(p.grad, p, alpha=group["weight_decay"], out=denom)
@@ -326,7 +443,10 @@ class StackedAdam(_MemberOptimizer):
                 state["exp_avg"].lerp_(grad, 1 - beta1)
                 state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
                 step_size = self._rate(group["lr"], p) / (1 - beta1 ** state["step"])
-                # p -= step_size * m / (sqrt(v / bias_correction2) + eps), with step_size folded into the denominator.
+                # p -= step_size * m / (sqrt(v / bias_correction2) + eps), with
+                # step_size folded into the denominator.
                 torch.sqrt(state["exp_avg_sq"], out=denom)
-                denom.div_(math.sqrt(1 - beta2 ** state["step"])).add_(group["eps"]).div_(step_size)
+                denom.div_(math.sqrt(1 - beta2 ** state["step"])).add_(
+                    group["eps"]
+                ).div_(step_size)
                 p.addcdiv_(state["exp_avg"], denom, value=-1)

@@ -1,7 +1,9 @@
-"""The epoch loop, its learning-rate rules, and the step functions of the adversary-defender game.
+"""The epoch loop, its learning-rate rules, and the step functions of the
+adversary-defender game.
 
-Every trainer here is `fit` with a step function; each runs unchanged on a stack of models (lib/stack.py), whose
-losses and statistics then come one per member."""
+Every trainer here is `fit` with a step function; each runs unchanged on a stack of
+models (lib/stack.py), whose losses and statistics then come one per member."""
+
 import math
 import sys
 
@@ -11,20 +13,35 @@ from tqdm import tqdm
 
 from lib.stack import join, member_loss, members, total
 
-# The process's own stderr: in a notebook the bars reach the terminal that runs papermill, not the outputs.
+# The process's own stderr: in a notebook the bars reach the terminal that runs
+# papermill, not the outputs.
 PROGRESS = sys.__stderr__
 
 
-def fit(step, batches, *, epochs, modules=(), after_epoch=None, progress=False, desc="train", frozen=()):
-    """The book's one epoch loop: `step(*batch) -> {name: tensor}` on every batch, for `epochs` passes.
+def fit(
+    step,
+    batches,
+    *,
+    epochs,
+    modules=(),
+    after_epoch=None,
+    progress=False,
+    desc="train",
+    frozen=(),
+):
+    """The book's one epoch loop: `step(*batch) -> {name: tensor}` on every batch,
+    for `epochs` passes.
 
-    Puts `modules` in train mode and `frozen` in eval mode at the start of each epoch. Returns {name: [per-epoch
-    mean over the batches]} (a list of member values per epoch where the step returns one value per member of a
-    stack); `after_epoch(history)` runs after each epoch, and the numbers of the dict it may return are appended
-    to the history under their own names (a validation accuracy, say).
+    Puts `modules` in train mode and `frozen` in eval mode at the start of each epoch.
+    Returns {name: [per-epoch mean over the batches]} (a list of member values per epoch
+    where the step returns one value per member of a stack); `after_epoch(history)` runs
+    after each epoch, and the numbers of the dict it may return are appended to the
+    history under their own names (a validation accuracy, say).
     """
     history = {}
-    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False, file=PROGRESS):
+    for _ in tqdm(
+        range(epochs), desc=desc, disable=not progress, leave=False, file=PROGRESS
+    ):
         for module in modules:
             module.train()
         for module in frozen:
@@ -33,7 +50,11 @@ def fit(step, batches, *, epochs, modules=(), after_epoch=None, progress=False, 
         for batch in batches:
             for name, value in step(*batch).items():
                 # Summed on the device: no host sync per step.
-                totals[name] = totals[name] + value.detach() if name in totals else value.detach().clone()
+                totals[name] = (
+                    totals[name] + value.detach()
+                    if name in totals
+                    else value.detach().clone()
+                )
         for name, total_ in totals.items():
             history.setdefault(name, []).append((total_ / len(batches)).tolist())
         if after_epoch is not None:
@@ -43,21 +64,34 @@ def fit(step, batches, *, epochs, modules=(), after_epoch=None, progress=False, 
 
 
 def last_value_hook(after_epoch, name):
-    """An after_epoch(history) hook that calls after_epoch(the epoch's value of `name`)."""
+    """An after_epoch(history) hook that calls after_epoch(the epoch's
+    value of `name`)."""
     if after_epoch is None:
         return None
 
     def hook(history):
         after_epoch(history[name][-1])
+
     return hook
 
 
-def train(model, batches, *, epochs, optimizer, loss_fn=F.cross_entropy, perturb=None,
-          after_epoch=None, progress=False, desc="train"):
+def train(
+    model,
+    batches,
+    *,
+    epochs,
+    optimizer,
+    loss_fn=F.cross_entropy,
+    perturb=None,
+    after_epoch=None,
+    progress=False,
+    desc="train",
+):
     """Train for `epochs` passes and return the mean loss of each epoch.
 
-    With `perturb(model, x, y) -> x_adv`, every batch is half clean, half perturbed (Goodfellow et al. 2015).
-    `after_epoch(loss)` runs at the end of each epoch (a learning-rate rule, say).
+    With `perturb(model, x, y) -> x_adv`, every batch is half clean, half perturbed
+    (Goodfellow et al. 2015). `after_epoch(loss)` runs at the end of each epoch (a
+    learning-rate rule, say).
     """
     stacked = members(model)
 
@@ -71,23 +105,39 @@ def train(model, batches, *, epochs, optimizer, loss_fn=F.cross_entropy, perturb
         optimizer.step()
         return {"loss": loss}
 
-    history = fit(step, batches, epochs=epochs, modules=(model,), after_epoch=last_value_hook(after_epoch, "loss"),
-                  progress=progress, desc=desc)
+    history = fit(
+        step,
+        batches,
+        epochs=epochs,
+        modules=(model,),
+        after_epoch=last_value_hook(after_epoch, "loss"),
+        progress=progress,
+        desc=desc,
+    )
     return history.get("loss", [])
 
 
 class HalveOnIncrease:
-    """Halve every learning rate of the optimizer whenever the epoch loss rises above the previous one.
+    """Halve every learning rate of the optimizer whenever the epoch loss rises above
+    the previous one.
 
-    Given one loss per member of a stack (a list), it halves each member's own rate on its own loss."""
+    Given one loss per member of a stack (a list), it halves each member's own rate on
+    its own loss."""
 
     def __init__(self, optimizer):
         self.optimizer, self.previous = optimizer, math.inf
 
     def __call__(self, loss):
         if isinstance(loss, list):
-            previous = self.previous if isinstance(self.previous, list) else [self.previous] * len(loss)
-            rises = [now > before or not math.isfinite(now) for now, before in zip(loss, previous)]
+            previous = (
+                self.previous
+                if isinstance(self.previous, list)
+                else [self.previous] * len(loss)
+            )
+            rises = [
+                now > before or not math.isfinite(now)
+                for now, before in zip(loss, previous, strict=True)
+            ]
             for group in self.optimizer.param_groups:
                 group["lr"][torch.tensor(rises, device=group["lr"].device)] /= 2
         elif loss > self.previous or not math.isfinite(loss):
@@ -111,47 +161,82 @@ class HalveEvery:
 
 
 def adversary_step(adversary, defender, x, y, optimizer):
-    """One ascent step of the adversary on the defender's loss; returns the detached x_adv and that loss."""
+    """One ascent step of the adversary on the defender's loss; returns the detached
+    x_adv and that loss."""
     x_adv = adversary(x)
-    loss = member_loss(F.cross_entropy, defender(x_adv), y, members(adversary, defender))
+    loss = member_loss(
+        F.cross_entropy, defender(x_adv), y, members(adversary, defender)
+    )
     optimizer.zero_grad(set_to_none=True)
-    (-total(loss)).backward(inputs=list(adversary.parameters()))  # only the adversary's gradients are touched
+    # Only the adversary's gradients are touched
+    (-total(loss)).backward(inputs=list(adversary.parameters()))
     optimizer.step()
     return x_adv.detach(), loss.detach()
 
 
 def defender_step(defender, x, x_adv, y, optimizer):
-    """One descent step of the defender on a batch that is half clean, half adversarial."""
+    """One descent step of the defender on a batch that is half clean, half
+    adversarial."""
     stacked = members(defender)
-    loss = member_loss(F.cross_entropy, defender(join(x, x_adv, stacked)), join(y, y, stacked), stacked)
+    loss = member_loss(
+        F.cross_entropy, defender(join(x, x_adv, stacked)), join(y, y, stacked), stacked
+    )
     optimizer.zero_grad(set_to_none=True)
     total(loss).backward()
     optimizer.step()
     return loss.detach()
 
 
-def train_game(adversary, defender, batches, *, epochs, adversary_optimizer, defender_optimizer=None,
-               defender_eval_for_adversary=False, after_epoch=None, progress=False, desc="game"):
+def train_game(
+    adversary,
+    defender,
+    batches,
+    *,
+    epochs,
+    adversary_optimizer,
+    defender_optimizer=None,
+    defender_eval_for_adversary=False,
+    after_epoch=None,
+    progress=False,
+    desc="game",
+):
     """Alternate adversary and defender steps on every batch (Dhillon & Pavse §3).
 
-    Without a defender optimizer the defender is frozen in eval mode and only the adversary learns
-    (the pre-training of §4.5). The defender is in train mode during the adversary's step (its batch-norm
-    statistics then also follow the adversarial batch), unless `defender_eval_for_adversary`: the paper does not
-    say. Returns per-epoch mean losses {"adversary": [...], "defender": [...]}.
+    Without a defender optimizer the defender is frozen in eval mode and only the
+    adversary learns (the pre-training of §4.5). The defender is in train mode during
+    the adversary's step (its batch-norm statistics then also follow the adversarial
+    batch), unless `defender_eval_for_adversary`: the paper does not say. Returns
+    per-epoch mean losses {"adversary": [...], "defender": [...]}.
     """
+
     def step(x, y):
         if defender_eval_for_adversary:
             defender.eval()
-        x_adv, adversary_loss = adversary_step(adversary, defender, x, y, adversary_optimizer)
+        x_adv, adversary_loss = adversary_step(
+            adversary, defender, x, y, adversary_optimizer
+        )
         if defender_optimizer is None:
-            return {"adversary": adversary_loss, "defender": torch.zeros_like(adversary_loss)}
+            return {
+                "adversary": adversary_loss,
+                "defender": torch.zeros_like(adversary_loss),
+            }
         if defender_eval_for_adversary:
             defender.train()
         # Both players answer the same perturbations: a simultaneous move, as in a GAN.
-        return {"adversary": adversary_loss, "defender": defender_step(defender, x, x_adv, y, defender_optimizer)}
+        return {
+            "adversary": adversary_loss,
+            "defender": defender_step(defender, x, x_adv, y, defender_optimizer),
+        }
 
     playing = defender_optimizer is not None
-    history = fit(step, batches, epochs=epochs, modules=(adversary, defender) if playing else (adversary,),
-                  frozen=() if playing else (defender,), after_epoch=last_value_hook(after_epoch, "defender"),
-                  progress=progress, desc=desc)
+    history = fit(
+        step,
+        batches,
+        epochs=epochs,
+        modules=(adversary, defender) if playing else (adversary,),
+        frozen=() if playing else (defender,),
+        after_epoch=last_value_hook(after_epoch, "defender"),
+        progress=progress,
+        desc=desc,
+    )
     return {"adversary": [], "defender": []} | history

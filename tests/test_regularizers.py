@@ -1,4 +1,6 @@
-"""The baselines' losses: AT, VAT and margin maximization, against hand computations and finite differences."""
+"""The baselines' losses: AT, VAT and margin maximization, against hand computations
+and finite differences."""
+
 from functools import partial
 
 import pytest
@@ -7,8 +9,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from lib.models import mlp
-from lib.regularizers import (at_loss, ce_loss, margin_penalty, mm_loss, multiclass_hinge, regularized_step,
-                              vat_loss)
+from lib.regularizers import (
+    at_loss,
+    ce_loss,
+    margin_penalty,
+    mm_loss,
+    multiclass_hinge,
+    regularized_step,
+    vat_loss,
+)
 
 
 def smooth_model(seed=0, dtype=torch.float64):
@@ -23,7 +32,9 @@ def test_at_loss_is_clean_plus_unclipped_fgsm_ce():
     loss, logits = at_loss(model, x, y, eps=0.1)
     xg = x.clone().requires_grad_(True)
     grad = torch.autograd.grad(F.cross_entropy(model(xg), y, reduction="sum"), xg)[0]
-    expected = F.cross_entropy(model(x), y) + F.cross_entropy(model(x + 0.1 * grad.sign()), y)
+    expected = F.cross_entropy(model(x), y) + F.cross_entropy(
+        model(x + 0.1 * grad.sign()), y
+    )
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
     assert torch.allclose(logits, model(x))
 
@@ -59,7 +70,13 @@ def test_margin_penalty_matches_a_finite_difference():
     x, y = torch.randn(5, 4, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1])
     rows = torch.arange(5)
     with torch.no_grad():
-        jac = torch.stack([finite_difference_input_grad(lambda v, j=j: model(v)[:, j], x) for j in range(3)], 1)
+        jac = torch.stack(
+            [
+                finite_difference_input_grad(lambda v, j=j: model(v)[:, j], x)
+                for j in range(3)
+            ],
+            1,
+        )
     diff = jac - jac[rows, y].unsqueeze(1)
     far = diff.pow(2).sum(2).argmax(1)
     expected = diff[rows, far].pow(2).sum(1).mean()
@@ -82,8 +99,16 @@ def test_margin_penalty_parameter_gradient_matches_a_finite_difference():
     assert grad[0, 0].item() == pytest.approx((up - down) / (2 * h), rel=1e-5)
 
 
-@pytest.mark.parametrize("loss_fn", [ce_loss, partial(at_loss, eps=0.1), partial(vat_loss, eps=2.0, seed=0),
-                                     partial(mm_loss, lam=0.1)], ids=["ce", "at", "vat", "mm"])
+@pytest.mark.parametrize(
+    "loss_fn",
+    [
+        ce_loss,
+        partial(at_loss, eps=0.1),
+        partial(vat_loss, eps=2.0, seed=0),
+        partial(mm_loss, lam=0.1),
+    ],
+    ids=["ce", "at", "vat", "mm"],
+)
 def test_regularized_steps_lower_their_loss_on_a_batch(loss_fn):
     torch.manual_seed(0)
     model = mlp([784, 32, 10])
@@ -91,5 +116,7 @@ def test_regularized_steps_lower_their_loss_on_a_batch(loss_fn):
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     first = regularized_step(loss_fn, model, x, y, optimizer=optimizer)["loss"].item()
     for _ in range(20):
-        last = regularized_step(loss_fn, model, x, y, optimizer=optimizer)["loss"].item()
+        last = regularized_step(loss_fn, model, x, y, optimizer=optimizer)[
+            "loss"
+        ].item()
     assert last < first

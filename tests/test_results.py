@@ -1,4 +1,5 @@
 """The book's verdict rule and the results file."""
+
 import json
 
 import pytest
@@ -7,20 +8,23 @@ from lib import DATA
 from lib.results import CAUSES, claim, verdict, write_results
 
 
-@pytest.mark.parametrize("kind, reported, ours, expected", [
-    ("clean", 98.26, 98.70, "reproduced"),
-    ("clean", 98.26, 97.30, "partly"),
-    ("clean", 98.26, 97.20, "not reproduced"),
-    ("attack", 20.41, 23.40, "reproduced"),
-    ("attack", 20.41, 26.00, "partly"),
-    ("attack", 20.41, 40.00, "not reproduced"),
-    ("norm", 0.20, 0.219, "reproduced"),
-    ("norm", 0.20, 0.235, "partly"),
-    ("norm", 0.20, 0.30, "not reproduced"),
-    ("ordering", None, 0.8, "reproduced"),
-    ("ordering", None, 2 / 3, "partly"),
-    ("ordering", None, 0.5, "not reproduced"),
-])
+@pytest.mark.parametrize(
+    "kind, reported, ours, expected",
+    [
+        ("clean", 98.26, 98.70, "reproduced"),
+        ("clean", 98.26, 97.30, "partly"),
+        ("clean", 98.26, 97.20, "not reproduced"),
+        ("attack", 20.41, 23.40, "reproduced"),
+        ("attack", 20.41, 26.00, "partly"),
+        ("attack", 20.41, 40.00, "not reproduced"),
+        ("norm", 0.20, 0.219, "reproduced"),
+        ("norm", 0.20, 0.235, "partly"),
+        ("norm", 0.20, 0.30, "not reproduced"),
+        ("ordering", None, 0.8, "reproduced"),
+        ("ordering", None, 2 / 3, "partly"),
+        ("ordering", None, 0.5, "not reproduced"),
+    ],
+)
 def test_verdict_rule(kind, reported, ours, expected):
     assert verdict(kind, reported, ours) == expected
 
@@ -31,13 +35,27 @@ def test_unknown_kind_is_refused():
 
 
 def test_claim_and_results_file(tmp_path):
-    rows = [claim("clean", "clean accuracy", "clean", 98.0, [98.1, 98.3]),
-            claim("order", "AT is best", "ordering", None, [True, True, False])]
+    rows = [
+        claim("clean", "clean accuracy", "clean", 98.0, [98.1, 98.3]),
+        claim("order", "AT is best", "ordering", None, [True, True, False]),
+    ]
     assert rows[0]["ours_mean"] == pytest.approx(98.2) and rows[0]["n_runs"] == 2
-    assert rows[0]["ours_std"] == pytest.approx(0.1414, abs=1e-4) and rows[0]["verdict"] == "reproduced"
+    assert (
+        rows[0]["ours_std"] == pytest.approx(0.1414, abs=1e-4)
+        and rows[0]["verdict"] == "reproduced"
+    )
     assert rows[1]["reported"] == "holds" and rows[1]["verdict"] == "partly"
-    path = write_results("toy", "smoke", {"epochs": 1}, rows, {"x": 1.0}, device="cpu", seeds=[0, 1],
-                         started=0.0, root=tmp_path)
+    path = write_results(
+        "toy",
+        "smoke",
+        {"epochs": 1},
+        rows,
+        {"x": 1.0},
+        device="cpu",
+        seeds=[0, 1],
+        started=0.0,
+        root=tmp_path,
+    )
     record = json.loads(path.read_text())
     assert set(record) == {"slug", "profile", "config", "claims", "metrics", "env"}
     assert record["env"]["seeds"] == [0, 1] and record["claims"][1]["id"] == "order"
@@ -54,51 +72,91 @@ def test_a_claim_keeps_its_cause_only_when_not_reproduced():
 
 def test_git_sha_names_the_commit_and_flags_changed_code(tmp_path, monkeypatch):
     import lib.results as results
+
     sha = results.git_sha()
     assert sha != "unknown" and sha.split("+")[0].isalnum()
-    notebook = {"cells": [{"cell_type": "code", "source": "x = 1", "metadata": {"tags": []}},
-                          {"cell_type": "code", "source": "profile = 'smoke'",
-                           "metadata": {"tags": ["injected-parameters"]}},
-                          {"cell_type": "markdown", "source": "text", "metadata": {}}]}
+    notebook = {
+        "cells": [
+            {"cell_type": "code", "source": "x = 1", "metadata": {"tags": []}},
+            {
+                "cell_type": "code",
+                "source": "profile = 'smoke'",
+                "metadata": {"tags": ["injected-parameters"]},
+            },
+            {"cell_type": "markdown", "source": "text", "metadata": {}},
+        ]
+    }
     assert results.code_cells(json.dumps(notebook)) == ["x = 1"]
     # A notebook that is not in the commit counts as modified code.
     book = tmp_path / "book"
     book.mkdir()
     (book / "new_paper.ipynb").write_text(json.dumps(notebook))
     monkeypatch.setattr(results, "DATA", tmp_path / "data")
-    monkeypatch.setattr(results, "_git", lambda *args: {"rev-parse": "abc1234\n", "status": ""}.get(args[0]))
+    monkeypatch.setattr(
+        results,
+        "_git",
+        lambda *args: {"rev-parse": "abc1234\n", "status": ""}.get(args[0]),
+    )
     assert results.git_sha("new_paper") == "abc1234+modified"
     assert results.git_sha() == "abc1234"
 
 
-# Results files written before claims had causes: their notebooks are re-executed next. A file of theirs that
-# records causes (a new run) is checked. Remove a slug from here when its new book results are committed.
+# Results files written before claims had causes: their notebooks are re-executed next.
+# A file of theirs that records causes (a new run) is checked. Remove a slug from here
+# when its new book results are committed.
 RE_EXECUTED_NEXT = {"a3t", "gan_adversarial_training", "learning_with_adversary"}
 
 
-@pytest.mark.parametrize("path", sorted((DATA / "results").glob("*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", sorted((DATA / "results").glob("*.json")), ids=lambda p: p.stem
+)
 def test_every_claim_not_reproduced_has_a_cause(path):
     record = json.loads(path.read_text())
-    if record["slug"] in RE_EXECUTED_NEXT and not any("cause" in c for c in record["claims"]):
-        pytest.skip(f"{path.name}: written before causes; {record['slug']} is re-executed next")
-    missing = [c["id"] for c in record["claims"] if c["verdict"] != "reproduced" and c.get("cause") not in CAUSES]
+    if record["slug"] in RE_EXECUTED_NEXT and not any(
+        "cause" in c for c in record["claims"]
+    ):
+        pytest.skip(
+            f"{path.name}: written before causes; {record['slug']} is re-executed next"
+        )
+    missing = [
+        c["id"]
+        for c in record["claims"]
+        if c["verdict"] != "reproduced" and c.get("cause") not in CAUSES
+    ]
     assert not missing, f"{path.name}: claims not reproduced without a cause: {missing}"
 
 
 def test_claims_table_and_verdict_counts_show_every_claim():
     from lib.results import claims_table, verdict_counts
 
-    claims = [claim("a", "clean accuracy", "clean", 99.0, [99.1, 98.9]),
-              claim("b", "under FGSM", "attack", 80.0, [60.0], cause="budget"),
-              claim("c", "A beats B", "ordering", None, [True, True, False], cause="open")]
+    claims = [
+        claim("a", "clean accuracy", "clean", 99.0, [99.1, 98.9]),
+        claim("b", "under FGSM", "attack", 80.0, [60.0], cause="budget"),
+        claim("c", "A beats B", "ordering", None, [True, True, False], cause="open"),
+    ]
     table = claims_table(claims, reading=["x", "y", "z"])
-    assert list(table.columns) == ["claim", "reading", "paper", "ours", "runs", "verdict", "cause"]
+    assert list(table.columns) == [
+        "claim",
+        "reading",
+        "paper",
+        "ours",
+        "runs",
+        "verdict",
+        "cause",
+    ]
     assert table.ours.tolist() == ["99.00 ± 0.14", "60.00", "67% of runs"]
     assert table.paper.tolist() == ["99.00", "80.00", "holds"]
     assert table.cause.tolist() == ["", "budget", "open"]
-    assert verdict_counts(claims) == {"n_claims": 3, "n_reproduced": 1, "n_partly": 1, "n_not_reproduced": 1,
-                                      "n_cause_budget": 1, "n_cause_reading": 0, "n_cause_paper": 0,
-                                      "n_cause_open": 1}
+    assert verdict_counts(claims) == {
+        "n_claims": 3,
+        "n_reproduced": 1,
+        "n_partly": 1,
+        "n_not_reproduced": 1,
+        "n_cause_budget": 1,
+        "n_cause_reading": 0,
+        "n_cause_paper": 0,
+        "n_cause_open": 1,
+    }
     with pytest.raises(ValueError, match="column 'reading' has 2 values for 3 claims"):
         claims_table(claims, reading=["x", "y"])
 

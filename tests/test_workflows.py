@@ -1,38 +1,54 @@
-"""The published site and the hosted test run call the Makefile's own targets, so they cannot drift from
-what `.ci/run` runs."""
+"""The published site and the hosted test run call the Makefile's own targets, so they
+cannot drift from what `.ci/run` runs."""
+
 import re
 
 import yaml
-
 from conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 
 
 def make_targets():
-    return set(re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(), flags=re.M))
+    return set(
+        re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(), flags=re.M)
+    )
 
 
 def run_commands(name):
     workflow = yaml.safe_load((WORKFLOWS / name).read_text())
-    return [step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step]
+    return [
+        step["run"]
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        if "run" in step
+    ]
 
 
 def test_every_make_call_names_a_makefile_target():
     for path in WORKFLOWS.glob("*.yml"):
         for command in run_commands(path.name):
             for target in re.findall(r"\bmake\s+([\w-]+)", command):
-                assert target in make_targets(), f"{path.name} calls `make {target}`, not in the Makefile"
+                assert target in make_targets(), (
+                    f"{path.name} calls `make {target}`, not in the Makefile"
+                )
 
 
 def test_the_book_workflow_builds_with_make_book_and_publishes_its_html():
     assert run_commands("book.yml") == ["make book"]
     workflow = yaml.safe_load((WORKFLOWS / "book.yml").read_text())
     steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
-    upload = next(step for step in steps if step.get("uses", "").startswith("actions/upload-pages-artifact"))
+    upload = next(
+        step
+        for step in steps
+        if step.get("uses", "").startswith("actions/upload-pages-artifact")
+    )
     assert upload["with"]["path"] == "_build/html"
-    assert any(step.get("uses", "").startswith("actions/deploy-pages") for step in steps)
-    assert workflow[True]["push"]["branches"] == ["main"]  # YAML reads the key `on` as True
+    assert any(
+        step.get("uses", "").startswith("actions/deploy-pages") for step in steps
+    )
+    # YAML reads the key `on` as True
+    assert workflow[True]["push"]["branches"] == ["main"]
 
 
 def test_the_test_workflow_runs_the_same_command_as_ci():

@@ -1,8 +1,10 @@
 """Make an executed notebook read like a paper, and name no machine paths.
 
-Hides papermill's injected-parameters cell, drops progress bars (they go to the kernel's stderr, which ipykernel
-may still forward into the cell's outputs), and shortens absolute paths into the repository's data/ folder.
+Hides papermill's injected-parameters cell, drops progress bars (they go to the kernel's
+stderr, which ipykernel may still forward into the cell's outputs), and shortens
+absolute paths into the repository's data/ folder.
 """
+
 import re
 import sys
 
@@ -13,7 +15,11 @@ ABSOLUTE_DATA_PATH = re.compile(r"/\S*?/(data/(?:results|cache|MNIST)/)")
 
 
 def is_progress(output):
-    return output.get("output_type") == "stream" and output.get("name") == "stderr" and PROGRESS_BAR.search(output.text)
+    return (
+        output.get("output_type") == "stream"
+        and output.get("name") == "stderr"
+        and PROGRESS_BAR.search(output.text)
+    )
 
 
 for path in sys.argv[1:]:
@@ -25,7 +31,9 @@ for path in sys.argv[1:]:
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
         if cell.cell_type == "code":
-            cell.outputs = [output for output in cell.outputs if not is_progress(output)]
+            cell.outputs = [
+                output for output in cell.outputs if not is_progress(output)
+            ]
             for output in cell.outputs:
                 if output.get("output_type") == "stream":
                     output.text = ABSOLUTE_DATA_PATH.sub(r"\1", output.text)
