@@ -183,6 +183,12 @@ def shown_value(c):
     )
 
 
+def shown_reported(c):
+    """The paper's value of a claim as the tables show it."""
+    reported = c["reported"]
+    return f"{reported:.2f}" if isinstance(reported, float) else str(reported)
+
+
 def claims_table(claims, **columns):
     """The claims as the table each paper page shows: claim, the paper's value,
     ours, runs, verdict, cause. `columns`: more columns (one value per claim), put
@@ -198,12 +204,7 @@ def claims_table(claims, **columns):
         {
             "claim": [c["description"] for c in claims],
             **{name: list(values) for name, values in columns.items()},
-            "paper": [
-                f"{c['reported']:.2f}"
-                if isinstance(c["reported"], float)
-                else str(c["reported"])
-                for c in claims
-            ],
+            "paper": [shown_reported(c) for c in claims],
             "ours": [shown_value(c) for c in claims],
             "runs": [c["n_runs"] for c in claims],
             "verdict": [c["verdict"] for c in claims],
