@@ -83,7 +83,7 @@ def main(argv=None):
         running.unlink(missing_ok=True)
         sys.exit(f"error: interrupted; {args.destination} is unchanged")
     except Exception as error:
-        # A failing cell, a dead kernel, a failed tagging: the destination stays
+        # A failing cell, a dead kernel, a failed tagging: the destination is untouched.
         failed = ROOT / "_build" / "failed" / args.destination.name
         failed.parent.mkdir(parents=True, exist_ok=True)
         kept = running.exists()

@@ -1,8 +1,8 @@
 """Make an executed notebook read like a paper, and name no machine paths.
 
-Hides papermill's injected-parameters cell, drops progress bars (they go to the kernel's
-stderr, which ipykernel may still forward into the cell's outputs), and shortens
-absolute paths into the repository's data/ folder.
+Hides papermill's injected-parameters cell (formatted as ruff formats a cell), drops
+progress bars (they go to the kernel's stderr, which ipykernel may still forward into
+the cell's outputs), and shortens absolute paths into the repository's data/ folder.
 """
 
 import re
@@ -28,8 +28,11 @@ for path in sys.argv[1:]:
         notebook.metadata.get("papermill", {}).pop(key, None)
     for cell in notebook.cells:
         tags = cell.metadata.setdefault("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            tags.append("remove-cell")
+        if "injected-parameters" in tags:
+            if "remove-cell" not in tags:
+                tags.append("remove-cell")
+            # papermill ends the cell with a newline that ruff's formatter would remove
+            cell.source = cell.source.rstrip("\n")
         if cell.cell_type == "code":
             cell.outputs = [
                 output for output in cell.outputs if not is_progress(output)
