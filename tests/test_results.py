@@ -101,23 +101,11 @@ def test_git_sha_names_the_commit_and_flags_changed_code(tmp_path, monkeypatch):
     assert results.git_sha() == "abc1234"
 
 
-# Results files written before claims had causes: their notebooks are re-executed next.
-# A file of theirs that records causes (a new run) is checked. Remove a slug from here
-# when its new book results are committed.
-RE_EXECUTED_NEXT = {"a3t", "gan_adversarial_training", "learning_with_adversary"}
-
-
 @pytest.mark.parametrize(
     "path", sorted((DATA / "results").glob("*.json")), ids=lambda p: p.stem
 )
 def test_every_claim_not_reproduced_has_a_cause(path):
     record = json.loads(path.read_text())
-    if record["slug"] in RE_EXECUTED_NEXT and not any(
-        "cause" in c for c in record["claims"]
-    ):
-        pytest.skip(
-            f"{path.name}: written before causes; {record['slug']} is re-executed next"
-        )
     missing = [
         c["id"]
         for c in record["claims"]
