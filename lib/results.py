@@ -171,22 +171,39 @@ def load_results(profile="book", root=DATA / "results"):
     ]
 
 
+# Decimals a table shows: accuracies in points to 0.01; a norm such as the adversary
+# critic's ρ ≈ 0.13 to 0.001.
+DIGITS = {"clean": 2, "attack": 2, "norm": 3}
+
+
+def mean_std(values, digits=2):
+    """Runs' values as a table shows them: "mean ± std" (sample std), or the one
+    value."""
+    values = np.asarray(values, dtype=float)
+    if len(values) > 1:
+        return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+    return f"{values.mean():.{digits}f}"
+
+
 def shown_value(c):
     """Our value of a claim as the tables show it: mean ± std over runs, or the
     share of runs an ordering held."""
     if c["kind"] == "ordering":
         return f"{c['ours_mean']:.0%} of runs"
+    digits = DIGITS[c["kind"]]
     return (
-        f"{c['ours_mean']:.2f} ± {c['ours_std']:.2f}"
+        f"{c['ours_mean']:.{digits}f} ± {c['ours_std']:.{digits}f}"
         if c["n_runs"] > 1
-        else f"{c['ours_mean']:.2f}"
+        else f"{c['ours_mean']:.{digits}f}"
     )
 
 
 def shown_reported(c):
     """The paper's value of a claim as the tables show it."""
     reported = c["reported"]
-    return f"{reported:.2f}" if isinstance(reported, float) else str(reported)
+    if isinstance(reported, float):
+        return f"{reported:.{DIGITS[c['kind']]}f}"
+    return str(reported)
 
 
 def claims_table(claims, **columns):

@@ -149,6 +149,17 @@ def test_claims_table_and_verdict_counts_show_every_claim():
         claims_table(claims, reading=["x", "y"])
 
 
+def test_a_norm_is_shown_to_three_decimals_and_mean_std_to_the_digits_asked():
+    from lib.results import claims_table, mean_std
+
+    rho = claim("r", "ρ under DeepFool", "norm", 0.131, [0.1234, 0.1456])
+    table = claims_table([rho])
+    assert table.paper.tolist() == ["0.131"]
+    assert table.ours.tolist() == ["0.135 ± 0.016"]
+    assert mean_std([1.0, 2.0, 3.0], digits=1) == "2.0 ± 1.0"
+    assert mean_std([0.5]) == "0.50"
+
+
 def test_machine_names_the_cpu_threads_or_the_gpu():
     import torch
 
