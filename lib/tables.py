@@ -20,12 +20,10 @@ class Table:
             )
         if not caption or not isinstance(caption, str):
             raise ValueError(f"caption must be a non-empty string, got {caption!r}")
-        self.frame, self.caption, self.index, self.na_rep = (
-            frame,
-            caption,
-            index,
-            na_rep,
-        )
+        self.frame = frame
+        self.caption = caption
+        self.index = index
+        self.na_rep = na_rep
 
     def _repr_html_(self):
         html = self.frame.to_html(index=self.index, na_rep=self.na_rep)
