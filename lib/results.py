@@ -176,13 +176,19 @@ def load_results(profile="book", root=DATA / "results"):
 DIGITS = {"clean": 2, "attack": 2, "norm": 3}
 
 
+def mean_std_text(mean, std, n_runs, digits=2):
+    """ "mean ± std" to `digits` decimals, or the mean alone for a single run."""
+    if n_runs > 1:
+        return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return f"{mean:.{digits}f}"
+
+
 def mean_std(values, digits=2):
     """Runs' values as a table shows them: "mean ± std" (sample std), or the one
     value."""
     values = np.asarray(values, dtype=float)
-    if len(values) > 1:
-        return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
-    return f"{values.mean():.{digits}f}"
+    std = values.std(ddof=1) if len(values) > 1 else 0.0
+    return mean_std_text(values.mean(), std, len(values), digits)
 
 
 def shown_value(c):
@@ -190,12 +196,7 @@ def shown_value(c):
     share of runs an ordering held."""
     if c["kind"] == "ordering":
         return f"{c['ours_mean']:.0%} of runs"
-    digits = DIGITS[c["kind"]]
-    return (
-        f"{c['ours_mean']:.{digits}f} ± {c['ours_std']:.{digits}f}"
-        if c["n_runs"] > 1
-        else f"{c['ours_mean']:.{digits}f}"
-    )
+    return mean_std_text(c["ours_mean"], c["ours_std"], c["n_runs"], DIGITS[c["kind"]])
 
 
 def shown_reported(c):
