@@ -171,6 +171,18 @@ def load_results(profile="book", root=DATA / "results"):
     ]
 
 
+class PaperNames(dict):
+    """A paper's own names for the code's keys, where the two differ: the code calls
+    the undefended network "undefended" on every page, each paper by its own name.
+
+    Called with a key, it gives the paper's name, the key itself when the paper
+    keeps it; pandas' `rename(index=...)` takes it as a mapping.
+    """
+
+    def __call__(self, key):
+        return self.get(key, key)
+
+
 # Decimals a table shows: accuracies in points to 0.01; a norm such as the adversary
 # critic's ρ ≈ 0.13 to 0.001.
 DIGITS = {"clean": 2, "attack": 2, "norm": 3}

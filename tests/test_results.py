@@ -2,10 +2,11 @@
 
 import json
 
+import pandas as pd
 import pytest
 
 from lib import DATA
-from lib.results import CAUSES, claim, verdict, write_results
+from lib.results import CAUSES, PaperNames, claim, verdict, write_results
 
 
 @pytest.mark.parametrize(
@@ -168,3 +169,16 @@ def test_machine_names_the_cpu_threads_or_the_gpu():
     assert machine("cpu") == f"a CPU ({torch.get_num_threads()} threads, no GPU)"
     if torch.cuda.is_available():
         assert machine("cuda").endswith(" GPU")
+
+
+def test_paper_names_rename_a_key_and_keep_the_others():
+    paper_name = PaperNames(undefended="Normal")
+    assert paper_name("undefended") == "Normal"
+    assert paper_name("LWA") == "LWA"
+    frame = pd.DataFrame({"acc": [1.0, 2.0]}, index=["undefended", "LWA"])
+    assert list(frame.rename(index=paper_name).index) == ["Normal", "LWA"]
+    levels = pd.MultiIndex.from_tuples([("MLP", "undefended"), ("LeNet", "LWA")])
+    renamed = pd.DataFrame({"acc": [1.0, 2.0]}, index=levels).rename(
+        index=paper_name, level=1
+    )
+    assert list(renamed.index) == [("MLP", "Normal"), ("LeNet", "LWA")]
