@@ -5,14 +5,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= book
 NB ?=
-NOTEBOOKS := $(basename $(notdir $(filter-out book/scorecard.ipynb book/leaderboard.ipynb,$(wildcard book/*.ipynb))))
+# The papers' slugs from their registry (papers/__init__.py), in the book's order. The attacks page is a
+# method page, not a paper: it has smoke and book profiles only, and no golden.
+NOTEBOOKS := $(shell $(PYTHON) -m papers) attacks
+ifneq ($(NB),)
+ifeq ($(filter $(NB),$(NOTEBOOKS)),)
+$(error NB=$(NB) is not a page of the book; the pages are: $(NOTEBOOKS))
+endif
+endif
 SLUGS := $(if $(NB),$(NB),$(NOTEBOOKS))
-# The attacks page is a method page, not a paper: it has smoke and book profiles only, and no golden.
 PAPERS := $(filter-out attacks,$(SLUGS))
+# The unit tests alone; with NB, `make test` runs them and that one page's smoke run and golden.
+UNIT := tests --ignore=tests/test_notebooks.py --ignore=tests/notebooks
+GOLDENS := $(if $(NB),$(if $(filter attacks,$(NB)),,tests/notebooks/$(NB).smoke.ipynb),tests/notebooks)
+PYTEST = MPLBACKEND=Agg NB=$(NB) $(PINNED) $(BIN)/python -m pytest -p no:cacheprovider
 export PYTHONPATH := $(CURDIR)
 # No MPLBACKEND here: a notebook kernel started with MPLBACKEND=Agg keeps its figures out of its outputs.
 
-.PHONY: setup book lint test execute goldens bench clean
+.PHONY: setup book lint unit test execute goldens bench clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,9 +49,15 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+unit: setup
+	$(PYTEST) $(UNIT)
+
+# Everything: lint, unit tests, a smoke run of every page, the nbval goldens, the book build. With NB=<slug>:
+# lint, unit tests, and that page's smoke run and golden (no book build).
 test: setup lint
-	MPLBACKEND=Agg $(PINNED) $(BIN)/python -m pytest tests --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(PYTEST) $(UNIT) tests/test_notebooks.py $(GOLDENS) \
+		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+	$(if $(NB),,$(BIN)/jupyter-book build . -W -n --keep-going)
 
 # Re-run notebooks in place (make execute PROFILE=smoke|book|paper [NB=slug]), then the scorecard and the leaderboard.
 # Each notebook executes into _build/ and replaces its page only when every cell ran; the first failure stops the run.

@@ -23,8 +23,10 @@ from lib.metrics import (
     robust_accuracy,
     success_rate,
 )
-from lib.models import lenet, mlp
+from lib.models import mlp
 from lib.train import train
+from papers.adversary_critic import attacks as critic_attacks
+from papers.adversary_critic.models import lenet
 
 # Short training: the comparisons need models that are accurate and not robust,
 # not state-of-the-art ones.
@@ -171,7 +173,7 @@ def test_cw_l2_matches_foolbox(setups):
     settings = dict(
         binary_steps=9, c=1e-3, lr=1e-2, steps=200, kappa=0.0, abort_early=True
     )
-    ours = attacks.cw_l2(model, x, y, **settings)
+    ours = critic_attacks.cw_l2(model, x, y, **settings)
     raw, _, _ = foolbox.attacks.L2CarliniWagnerAttack(
         binary_search_steps=9,
         initial_const=1e-3,
@@ -210,7 +212,7 @@ def test_vat_matches_its_formula_on_a_linear_model():
     linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).double()
     x = torch.rand(16, 1, 28, 28, dtype=torch.float64)
     eps, xi, seed = 2.0, 1e-6, 3
-    ours = attacks.vat(linear, x, eps=eps, xi=xi, seed=seed, clip=False)
+    ours = critic_attacks.vat(linear, x, eps=eps, xi=xi, seed=seed, clip=False)
 
     W, b = linear[1].weight.detach(), linear[1].bias.detach()
     d = (

@@ -10,6 +10,9 @@ from torch import nn
 
 from lib import attacks
 from lib.metrics import min_norm_summary, rho_min_norm, success_rate
+from papers.adversary_critic import attacks as critic_attacks
+from papers.gan_adversarial_training import attacks as gan_attacks
+from papers.learning_with_adversary import attacks as lwa_attacks
 
 
 def toy_mlp(batch_norm=True):
@@ -70,16 +73,25 @@ BOUNDED = {
         "l2",
     ),
     "uniform_noise": (
-        lambda m, x, y, eps, seed: attacks.uniform_noise(x, eps=eps, seed=seed),
+        lambda m, x, y, eps, seed: gan_attacks.uniform_noise(x, eps=eps, seed=seed),
         "linf",
     ),
-    "adv_loss": (lambda m, x, y, eps, seed: attacks.adv_loss(m, x, y, eps=eps), "l2"),
-    "adv_loss_sign": (
-        lambda m, x, y, eps, seed: attacks.adv_loss_sign(m, x, y, eps=eps),
+    "adv_loss": (
+        lambda m, x, y, eps, seed: lwa_attacks.adv_loss(m, x, y, eps=eps),
         "l2",
     ),
-    "adv_alpha": (lambda m, x, y, eps, seed: attacks.adv_alpha(m, x, y, eps=eps), "l2"),
-    "vat": (lambda m, x, y, eps, seed: attacks.vat(m, x, y, eps=eps, seed=seed), "l2"),
+    "adv_loss_sign": (
+        lambda m, x, y, eps, seed: lwa_attacks.adv_loss_sign(m, x, y, eps=eps),
+        "l2",
+    ),
+    "adv_alpha": (
+        lambda m, x, y, eps, seed: lwa_attacks.adv_alpha(m, x, y, eps=eps),
+        "l2",
+    ),
+    "vat": (
+        lambda m, x, y, eps, seed: critic_attacks.vat(m, x, y, eps=eps, seed=seed),
+        "l2",
+    ),
 }
 EPS = {"linf": 0.05, "l2": 1.0}
 SEEDED = ("pgd_linf", "pgd_l2", "uniform_noise", "vat")
@@ -90,10 +102,10 @@ MIN_NORM = {
     "deepfool_step_clip": lambda m, x, y, steps: attacks.deepfool(
         m, x, y, steps=steps, step_clip=0.05
     ),
-    "high_confidence": lambda m, x, y, steps: attacks.high_confidence(
+    "high_confidence": lambda m, x, y, steps: critic_attacks.high_confidence(
         m, x, y, steps=steps, step_clip=0.1, overshoot=0.02
     ),
-    "cw_l2": lambda m, x, y, steps: attacks.cw_l2(
+    "cw_l2": lambda m, x, y, steps: critic_attacks.cw_l2(
         m, x, y, steps=steps, binary_steps=3, c=0.1
     ),
 }
@@ -144,10 +156,18 @@ def test_norm_bound_holds(name, model_name):
     )
 
 
-@pytest.mark.parametrize("name", ["adv_loss", "adv_loss_sign", "adv_alpha", "vat"])
-def test_l2_attacks_without_clip_have_norm_exactly_eps(name):
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lwa_attacks.adv_loss,
+        lwa_attacks.adv_loss_sign,
+        lwa_attacks.adv_alpha,
+        critic_attacks.vat,
+    ],
+    ids=lambda fn: fn.__name__,
+)
+def test_l2_attacks_without_clip_have_norm_exactly_eps(fn):
     model, x = toy_conv(), batch()
-    fn = getattr(attacks, name)
     x_adv = fn(model, x, labels(model, x), eps=1.5, clip=False)
     assert torch.allclose(norms(x_adv - x, "l2"), torch.full((len(x),), 1.5), rtol=1e-5)
 
@@ -157,7 +177,7 @@ def test_adv_loss_sign_spreads_eps_evenly_over_the_pixels():
     c / sqrt(count)."""
     model, x = linear(), batch()
     delta = (
-        attacks.adv_loss_sign(model, x, labels(model, x), eps=1.5, clip=False) - x
+        lwa_attacks.adv_loss_sign(model, x, labels(model, x), eps=1.5, clip=False) - x
     ).flatten(1)
     moved = delta.abs() > 0
     expected = 1.5 / moved.sum(1, keepdim=True).float().sqrt()
@@ -171,7 +191,7 @@ def test_adv_loss_is_one_l2_pgd_step():
     y = labels(model, x)
     # PGD's projection onto the eps-ball rescales by eps / ||delta|| = 1 up to rounding.
     assert torch.allclose(
-        attacks.adv_loss(model, x, y, eps=1.0),
+        lwa_attacks.adv_loss(model, x, y, eps=1.0),
         attacks.pgd(
             model, x, y, eps=1.0, alpha=1.0, steps=1, norm="l2", random_start=False
         ),
@@ -298,22 +318,25 @@ def test_negative_steps_raise(name):
         (lambda m, x, y: attacks.deepfool(m, x, y, overshoot=-0.02), "overshoot"),
         (lambda m, x, y: attacks.deepfool(m, x, y, step_clip=-0.1), "step_clip"),
         (
-            lambda m, x, y: attacks.high_confidence(
+            lambda m, x, y: critic_attacks.high_confidence(
                 m, x, y, steps=5, step_clip=-0.1, overshoot=0.02
             ),
             "step_clip",
         ),
         (
-            lambda m, x, y: attacks.high_confidence(
+            lambda m, x, y: critic_attacks.high_confidence(
                 m, x, y, steps=5, step_clip=0.1, overshoot=0.02, confidence=1.5
             ),
             "confidence",
         ),
-        (lambda m, x, y: attacks.cw_l2(m, x, y, binary_steps=-1), "binary_steps"),
-        (lambda m, x, y: attacks.cw_l2(m, x, y, c=-1.0), "c"),
-        (lambda m, x, y: attacks.cw_l2(m, x, y, kappa=-1.0), "kappa"),
-        (lambda m, x, y: attacks.cw_l2(m, x, y, lr=-1.0), "lr"),
-        (lambda m, x, y: attacks.vat(m, x, y, eps=1.0, xi=-1e-6), "xi"),
+        (
+            lambda m, x, y: critic_attacks.cw_l2(m, x, y, binary_steps=-1),
+            "binary_steps",
+        ),
+        (lambda m, x, y: critic_attacks.cw_l2(m, x, y, c=-1.0), "c"),
+        (lambda m, x, y: critic_attacks.cw_l2(m, x, y, kappa=-1.0), "kappa"),
+        (lambda m, x, y: critic_attacks.cw_l2(m, x, y, lr=-1.0), "lr"),
+        (lambda m, x, y: critic_attacks.vat(m, x, y, eps=1.0, xi=-1e-6), "xi"),
     ],
 )
 def test_other_bad_numbers_raise(call, argument):
@@ -373,7 +396,7 @@ def test_high_confidence_reaches_the_closest_class_with_the_clean_confidence():
     y = labels(model, x)
     _, target = closest_hyperplane(model, x, y)
     clean_confidence = model(x).softmax(1).amax(1).detach()
-    x_adv = attacks.high_confidence(
+    x_adv = critic_attacks.high_confidence(
         model, x, y, steps=500, step_clip=0.1, overshoot=0.02, clip=False
     )
     probs = model(x_adv).softmax(1).detach()
@@ -381,7 +404,7 @@ def test_high_confidence_reaches_the_closest_class_with_the_clean_confidence():
     assert (
         probs.gather(1, target.unsqueeze(1)).squeeze(1) >= clean_confidence * (1 - 1e-5)
     ).all()
-    one = attacks.high_confidence(
+    one = critic_attacks.high_confidence(
         model, x, y, steps=1, step_clip=0.1, overshoot=0.02, clip=False
     )
     assert norms(one - x, "l2").max().item() <= 1.02 * 0.1 * (1 + 1e-5)
@@ -393,7 +416,7 @@ def test_adv_alpha_follows_the_softmax_jacobian():
     model = linear().double()
     x = batch(4, dtype=torch.float64)
     y = labels(model, x)
-    x_adv = attacks.adv_alpha(model, x, y, eps=1.5, clip=False)
+    x_adv = lwa_attacks.adv_alpha(model, x, y, eps=1.5, clip=False)
     for i in range(len(x)):
         alpha = model(x[i : i + 1]).softmax(1)[0].detach()
         T = torch.autograd.functional.jacobian(
@@ -416,7 +439,7 @@ def test_the_jacobians_equal_a_plain_autograd_jacobian_on_a_conv_net(probs):
     """jacobian and closest_boundary (K - 1 passes on the differences) against
     torch.autograd.functional.jacobian, one example at a time, on Caffe's LeNet:
     equal within 1e-5."""
-    from lib.models import caffe_lenet
+    from papers.learning_with_adversary.models import caffe_lenet
 
     torch.manual_seed(3)
     model = caffe_lenet().eval()
@@ -447,7 +470,7 @@ def test_cw_l2_finds_points_no_closer_than_the_boundary():
     hyperplane distance: C&W's successes can be near it but never closer."""
     model, x = linear(), batch()
     y = labels(model, x)
-    x_adv = attacks.cw_l2(model, x, y, steps=200, binary_steps=5, c=0.1)
+    x_adv = critic_attacks.cw_l2(model, x, y, steps=200, binary_steps=5, c=0.1)
     fooled = labels(model, x_adv) != y
     assert fooled.float().mean().item() >= 0.75
     dist, _ = closest_hyperplane(model, x, y)
@@ -458,7 +481,7 @@ def test_cw_l2_failures_come_back_as_x():
     model, x = toy_mlp(), batch()
     y = labels(model, x)
     # Too weak to succeed anywhere
-    x_adv = attacks.cw_l2(model, x, y, c=1e-9, steps=5, binary_steps=1)
+    x_adv = critic_attacks.cw_l2(model, x, y, c=1e-9, steps=5, binary_steps=1)
     assert torch.equal(x_adv, x)
     assert success_rate(model, x, x_adv, y) == 0.0
 

@@ -21,8 +21,9 @@ import pytest
 import torch
 from conftest import ROOT
 
-from lib import cache
-from lib.cache import cached, code_fingerprint
+from lib import cache, fingerprint
+from lib.cache import cached
+from lib.fingerprint import code_fingerprint
 
 WIDTHS = (16, 32, 48, 64)
 
@@ -45,9 +46,10 @@ from lib.cache import cached
 from lib.data import Batches
 from lib.metrics import accuracy
 from lib.models import mlp
-from lib.results import claim, write_results
+from lib.results import write_results
 from lib.runtime import seed_everything
 from lib.train import train
+from lib.verdicts import claim
 
 started = time.time()
 if pid_file:
@@ -578,7 +580,7 @@ def test_the_key_reaches_the_library_modules_that_train():
         NOTEBOOK_CELLS + "\nfrom lib.train import train\n"
         "def make_trained():\n    return train, make()\n"
     )
-    walk = cache._Walk()
+    walk = fingerprint._Walk()
     walk.visit(namespace["make_trained"])
     assert {
         "lib.train",

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from lib.critic import (
+from lib.models import mlp
+from papers.adversary_critic.critic import (
     RunningConfidence,
     adversary_critic_step,
     classifier_step,
@@ -18,7 +19,7 @@ from lib.critic import (
     straight_through_round,
     weight_decay_sum,
 )
-from lib.models import fc_net, mlp
+from papers.adversary_critic.models import fc_net
 
 
 def small_model(seed=0):

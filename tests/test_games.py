@@ -8,7 +8,9 @@ from torch import nn
 
 from lib.attacks import fgsm, input_grad
 from lib.data import Batches
-from lib.games import (
+from lib.models import mlp
+from lib.train import train
+from papers.a3t.game import (
     STATS,
     a3t_step,
     classifier_step,
@@ -17,8 +19,6 @@ from lib.games import (
     game_metrics,
     train_a3t,
 )
-from lib.models import mlp
-from lib.train import train
 
 EPS = 0.1
 

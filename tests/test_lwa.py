@@ -4,10 +4,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib.attacks import adv_alpha, adv_loss
 from lib.data import Batches
-from lib.lwa import alpha_direction, loss_direction, pseudo_sample, train_lwa
-from lib.models import caffe_lenet, mlp
+from lib.models import mlp
+from papers.learning_with_adversary.attacks import adv_alpha, adv_loss
+from papers.learning_with_adversary.lwa import (
+    alpha_direction,
+    loss_direction,
+    pseudo_sample,
+    train_lwa,
+)
+from papers.learning_with_adversary.models import caffe_lenet
 
 
 def small_mlp(seed=0):

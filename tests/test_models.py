@@ -3,7 +3,13 @@
 import torch
 from torch import nn
 
-from lib.models import Perturber, mlp, squash_minmax, squash_scaled, squash_tanh
+from lib.models import mlp
+from papers.gan_adversarial_training.models import (
+    Perturber,
+    squash_minmax,
+    squash_scaled,
+    squash_tanh,
+)
 
 
 def test_mlp_layers_and_logits():

@@ -1,17 +1,24 @@
 """Every book notebook runs at the smoke profile, refuses bad parameters early, and
 matches its golden."""
 
+import os
+
 import nbformat
 import papermill
 import pytest
 from conftest import ROOT
 
 from lib import results
+from papers import OTHER_PAGES, SLUGS
 
-BOOK = sorted((ROOT / "book").glob("*.ipynb"))
-PAPERS = [
-    path for path in BOOK if path.stem not in ("scorecard", "leaderboard", "attacks")
+# `make test NB=<slug>` runs one page's tests
+ONLY = os.environ.get("NB") or None
+BOOK = [
+    ROOT / "book" / f"{slug}.ipynb"
+    for slug in (*SLUGS, *OTHER_PAGES)
+    if ONLY in (None, slug)
 ]
+PAPERS = [path for path in BOOK if path.stem in SLUGS]
 
 
 def code_cells(path):
@@ -19,7 +26,7 @@ def code_cells(path):
 
 
 def test_there_are_notebooks():
-    assert PAPERS, "no paper notebooks in book/"
+    assert BOOK, f"no page {ONLY!r} in book/"
 
 
 @pytest.mark.parametrize("path", BOOK, ids=lambda p: p.stem)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lib.models import mlp
-from lib.regularizers import (
+from papers.adversary_critic.regularizers import (
     at_loss,
     ce_loss,
     margin_penalty,

@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from lib import DATA
-from lib.results import CAUSES, PaperNames, claim, verdict, write_results
+from lib.pages import PaperNames
+from lib.results import write_results
+from lib.verdicts import CAUSES, claim, verdict
 
 
 @pytest.mark.parametrize(
@@ -116,7 +118,7 @@ def test_every_claim_not_reproduced_has_a_cause(path):
 
 
 def test_claims_table_and_verdict_counts_show_every_claim():
-    from lib.results import claims_table, verdict_counts
+    from lib.pages import claims_table, verdict_counts
 
     claims = [
         claim("a", "clean accuracy", "clean", 99.0, [99.1, 98.9]),
@@ -151,7 +153,7 @@ def test_claims_table_and_verdict_counts_show_every_claim():
 
 
 def test_a_norm_is_shown_to_three_decimals_and_mean_std_to_the_digits_asked():
-    from lib.results import claims_table, mean_std
+    from lib.pages import claims_table, mean_std
 
     rho = claim("r", "ρ under DeepFool", "norm", 0.131, [0.1234, 0.1456])
     table = claims_table([rho])
@@ -164,7 +166,7 @@ def test_a_norm_is_shown_to_three_decimals_and_mean_std_to_the_digits_asked():
 def test_machine_names_the_cpu_threads_or_the_gpu():
     import torch
 
-    from lib.results import machine
+    from lib.pages import machine
 
     assert machine("cpu") == f"a CPU ({torch.get_num_threads()} threads, no GPU)"
     if torch.cuda.is_available():

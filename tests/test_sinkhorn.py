@@ -6,7 +6,7 @@ import ot
 import pytest
 import torch
 
-from lib.sinkhorn import grid_cost, sinkhorn
+from papers.wagan.sinkhorn import grid_cost, sinkhorn
 
 # The POT runs stop at a fixed iteration count on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Sinkhorn did not converge")

@@ -8,15 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib.attacks import adv_alpha, fgsm
+from lib.attacks import fgsm
 from lib.data import Batches
-from lib.games import train_a3t
-from lib.lwa import alpha_direction, train_lwa
-from lib.models import Perturber, caffe_lenet, mlp, squash_scaled
+from lib.models import mlp
 from lib.stack import (
-    StackedAdam,
-    StackedBatches,
-    StackedSGD,
     member_histories,
     member_loss,
     members,
@@ -25,7 +20,14 @@ from lib.stack import (
     total,
     unstack,
 )
-from lib.train import HalveOnIncrease, train, train_game
+from lib.stack_optim import StackedAdam, StackedBatches, StackedSGD
+from lib.train import HalveOnIncrease, train
+from papers.a3t.game import train_a3t
+from papers.gan_adversarial_training.game import train_game
+from papers.gan_adversarial_training.models import Perturber, squash_scaled
+from papers.learning_with_adversary.attacks import adv_alpha
+from papers.learning_with_adversary.lwa import alpha_direction, train_lwa
+from papers.learning_with_adversary.models import caffe_lenet
 
 
 def toy_problem(n=240, seed=0, size=4):

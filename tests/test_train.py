@@ -8,8 +8,10 @@ from torch import nn
 from lib.cache import cached
 from lib.data import Batches
 from lib.metrics import accuracy
-from lib.models import Perturber, mlp, squash_tanh
-from lib.train import HalveEvery, HalveOnIncrease, fit, train, train_game
+from lib.models import mlp
+from lib.train import HalveEvery, HalveOnIncrease, fit, train
+from papers.gan_adversarial_training.game import train_game
+from papers.gan_adversarial_training.models import Perturber, squash_tanh
 
 
 def toy_problem(n=512, seed=0):

@@ -7,7 +7,7 @@ from torch import nn
 
 from lib.data import Batches
 from lib.train import fit
-from lib.wagan import (
+from papers.wagan.wagan import (
     FreshAdams,
     TargetNet,
     attack_loss,

@@ -18,6 +18,7 @@ import torchattacks
 
 from lib import attacks
 from lib.data import load_mnist
+from papers.adversary_critic import attacks as critic_attacks
 from tests.test_attack_peers import SPECS, trained
 
 # torchattacks' DeepFool loops over the examples one by one (about 0.3 s each on one CPU
@@ -79,7 +80,9 @@ def rows(model, fmodel):
         (
             "C&W",
             "c 1, 100 steps, lr 0.01, no binary search",
-            lambda x, y: attacks.cw_l2(model, x, y, c=1.0, steps=100, binary_steps=1),
+            lambda x, y: critic_attacks.cw_l2(
+                model, x, y, c=1.0, steps=100, binary_steps=1
+            ),
             ta(torchattacks.CW(model, c=1.0, kappa=0, steps=100, lr=0.01)),
             fb(
                 foolbox.attacks.L2CarliniWagnerAttack(
@@ -91,7 +94,9 @@ def rows(model, fmodel):
         (
             "C&W",
             "9 binary steps from c 1e-3, 100 steps, lr 0.01",
-            lambda x, y: attacks.cw_l2(model, x, y, c=1e-3, steps=100, binary_steps=9),
+            lambda x, y: critic_attacks.cw_l2(
+                model, x, y, c=1e-3, steps=100, binary_steps=9
+            ),
             None,
             fb(
                 foolbox.attacks.L2CarliniWagnerAttack(

@@ -26,11 +26,15 @@ from torch.utils.flop_counter import flop_registry
 
 from lib.attacks import fgsm
 from lib.data import Batches, load_mnist
-from lib.games import train_a3t
-from lib.lwa import alpha_direction, train_lwa
-from lib.models import Perturber, caffe_lenet, mlp, squash_tanh
-from lib.stack import StackedAdam, StackedBatches, StackedSGD, reuse_freed_memory, stack
-from lib.train import train, train_game
+from lib.models import mlp
+from lib.stack import reuse_freed_memory, stack
+from lib.stack_optim import StackedAdam, StackedBatches, StackedSGD
+from lib.train import train
+from papers.a3t.game import train_a3t
+from papers.gan_adversarial_training.game import train_game
+from papers.gan_adversarial_training.models import Perturber, squash_tanh
+from papers.learning_with_adversary.lwa import alpha_direction, train_lwa
+from papers.learning_with_adversary.models import caffe_lenet
 
 REPEATS = 3
 

@@ -6,7 +6,8 @@ the author's margin_maximization code computes it."""
 import torch
 import torch.nn.functional as F
 
-from lib.attacks import VAT_XI, jacobian, vat
+from lib.attacks import jacobian
+from papers.adversary_critic.attacks import VAT_XI, vat
 
 
 def at_loss(model, x, y, *, eps, weight=1.0):

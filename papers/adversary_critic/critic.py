@@ -17,7 +17,7 @@ from lib.attacks import (
     jacobian,
     per_sample,
 )
-from lib.models import he_init_
+from papers.adversary_critic.models import he_init_
 
 ATTACK_STEPS = 5  # §5 of the paper: the iterations of the training attack A_f
 ATTACK_OVERSHOOT = 0.05  # the authors' generate_script.py, in training

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lib.attacks import check_inputs, input_grad
-from lib.sinkhorn import sinkhorn
+from papers.wagan.sinkhorn import sinkhorn
 
 GAN_BATCH = 128  # the authors' batch (§5): G's BatchNorm, in train mode, depends on it
 

@@ -1,0 +1,127 @@
+"""What a page shows of its claims: the paper's names, mean ± std, the claims table, and
+the numbers its prose quotes through myst_nb's glue."""
+
+import numpy as np
+import torch
+
+from lib.results import git_sha
+from lib.verdicts import CAUSES
+
+
+class PaperNames(dict):
+    """A paper's own names for the code's keys, where the two differ: the code calls
+    the undefended network "undefended" on every page, each paper by its own name.
+
+    Called with a key, it gives the paper's name, the key itself when the paper
+    keeps it; pandas' `rename(index=...)` takes it as a mapping.
+    """
+
+    def __call__(self, key):
+        return self.get(key, key)
+
+
+# Decimals a table shows: accuracies in points to 0.01; a norm such as the adversary
+# critic's ρ ≈ 0.13 to 0.001.
+DIGITS = {"clean": 2, "attack": 2, "norm": 3}
+
+
+def mean_std_text(mean, std, n_runs, digits=2):
+    """ "mean ± std" to `digits` decimals, or the mean alone for a single run."""
+    if n_runs > 1:
+        return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return f"{mean:.{digits}f}"
+
+
+def mean_std(values, digits=2):
+    """Runs' values as a table shows them: "mean ± std" (sample std), or the one
+    value."""
+    values = np.asarray(values, dtype=float)
+    std = values.std(ddof=1) if len(values) > 1 else 0.0
+    return mean_std_text(values.mean(), std, len(values), digits)
+
+
+def shown_value(c):
+    """Our value of a claim as the tables show it: mean ± std over runs, or the
+    share of runs an ordering held."""
+    if c["kind"] == "ordering":
+        return f"{c['ours_mean']:.0%} of runs"
+    return mean_std_text(c["ours_mean"], c["ours_std"], c["n_runs"], DIGITS[c["kind"]])
+
+
+def shown_reported(c):
+    """The paper's value of a claim as the tables show it."""
+    reported = c["reported"]
+    if isinstance(reported, float):
+        return f"{reported:.{DIGITS[c['kind']]}f}"
+    return str(reported)
+
+
+def claims_table(claims, **columns):
+    """The claims as the table each paper page shows: claim, the paper's value,
+    ours, runs, verdict, cause. `columns`: more columns (one value per claim), put
+    after the claim."""
+    import pandas as pd
+
+    for name, values in columns.items():
+        if len(values) != len(claims):
+            raise ValueError(
+                f"column {name!r} has {len(values)} values for {len(claims)} claims"
+            )
+    return pd.DataFrame(
+        {
+            "claim": [c["description"] for c in claims],
+            **{name: list(values) for name, values in columns.items()},
+            "paper": [shown_reported(c) for c in claims],
+            "ours": [shown_value(c) for c in claims],
+            "runs": [c["n_runs"] for c in claims],
+            "verdict": [c["verdict"] for c in claims],
+            "cause": [c["cause"] or "" for c in claims],
+        }
+    )
+
+
+def verdict_counts(claims):
+    """The numbers a page's prose quotes: how many claims, how many of each verdict
+    and of each cause."""
+    counts = {"n_claims": len(claims)}
+    for v in ("reproduced", "partly", "not reproduced"):
+        counts[f"n_{v.replace(' ', '_')}"] = sum(c["verdict"] == v for c in claims)
+    for cause in CAUSES:
+        counts[f"n_cause_{cause}"] = sum(c["cause"] == cause for c in claims)
+    return counts
+
+
+def glue_claims(claims):
+    """Glue each claim's value under its id (an ordering as the % of runs it held)
+    and the verdict counts, for the page's prose."""
+    from myst_nb import glue
+
+    for c in claims:
+        glue(
+            c["id"],
+            float(100 * c["ours_mean"] if c["kind"] == "ordering" else c["ours_mean"]),
+            display=False,
+        )
+    for key, count in verdict_counts(claims).items():
+        glue(key, int(count), display=False)
+
+
+def machine(device):
+    """What a run executed on, in words: the GPU's name, or the CPU threads used."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"a {torch.cuda.get_device_name(device)} GPU"
+    return f"a CPU ({torch.get_num_threads()} threads, no GPU)"
+
+
+def glue_run(slug, profile, device, train_s):
+    """Glue what a page's "at a glance" box quotes: the profile, the machine and the
+    code's commit (as Markdown, for the {glue:md} role: a str glued as text shows its
+    quotes) and the training time in minutes."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue("run_profile", Markdown(f"`{profile}`"), display=False)
+    glue("run_machine", Markdown(machine(device)), display=False)
+    glue("code_commit", Markdown(f"`{git_sha(slug)}`"), display=False)
+    glue("train_min", float(train_s) / 60, display=False)
