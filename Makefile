@@ -44,10 +44,12 @@ book: setup
 # numbers repeat bit for bit only at a fixed thread count and instruction set (AVX-512 machines round otherwise).
 PINNED := OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 ONEDNN_MAX_CPU_ISA=AVX2
 
-# The code's style: ruff's lint rules and formatter over the whole tree (pyproject.toml).
+# The code's style: ruff's lint rules and formatter over the whole tree (pyproject.toml), and every page's
+# text mirror in step with it (book/text/, jupytext.toml).
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python tools/text_pages.py --check
 
 unit: setup
 	$(PYTEST) $(UNIT)

@@ -101,6 +101,12 @@ def main(argv=None):
     shutil.copyfile(running, partial)
     os.replace(partial, args.destination)
     running.unlink()
+    if args.destination.resolve().parent == ROOT / "book":
+        # A page's text mirror follows it (the injected parameters may have changed)
+        subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "text_pages.py"), args.destination],
+            check=True,
+        )
 
 
 if __name__ == "__main__":
