@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from lib.results import git_sha
-from lib.verdicts import CAUSES
+from lib.verdicts import CAUSES, LEGACY_CAUSES, VERDICTS
 
 
 class PaperNames(dict):
@@ -22,7 +22,7 @@ class PaperNames(dict):
 
 # Decimals a table shows: accuracies in points to 0.01; a norm such as the adversary
 # critic's ρ ≈ 0.13 to 0.001.
-DIGITS = {"clean": 2, "attack": 2, "norm": 3}
+DIGITS = {"clean": 2, "attack": 2, "drop": 2, "norm": 3}
 
 
 def mean_std_text(mean, std, n_runs, digits=2):
@@ -84,10 +84,15 @@ def verdict_counts(claims):
     """The numbers a page's prose quotes: how many claims, how many of each verdict
     and of each cause."""
     counts = {"n_claims": len(claims)}
-    for v in ("reproduced", "partly", "not reproduced"):
-        counts[f"n_{v.replace(' ', '_')}"] = sum(c["verdict"] == v for c in claims)
+    for v in VERDICTS:
+        n = sum(c["verdict"] == v for c in claims)
+        if v != "undecided" or n:
+            counts[f"n_{v.replace(' ', '_')}"] = n
+    # The executed pages glue the four causes of their rule; a newer one only when used.
     for cause in CAUSES:
-        counts[f"n_cause_{cause}"] = sum(c["cause"] == cause for c in claims)
+        n = sum(c["cause"] == cause for c in claims)
+        if cause in LEGACY_CAUSES or n:
+            counts[f"n_cause_{cause}"] = n
     return counts
 
 

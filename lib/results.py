@@ -11,16 +11,16 @@ from pathlib import Path
 import torch
 
 from lib import DATA
+from lib.verdicts import check_reported
 from papers import SLUGS
 
 
 def load_reported(slug, root=DATA / "reported"):
-    """The paper's numbers for a slug, as typed once from the paper:
-    {claim id: {...}}."""
-    return {
-        c["id"]: c
-        for c in json.loads((Path(root) / f"{slug}.json").read_text())["claims"]
-    }
+    """The paper's numbers for a slug, as typed once from the paper and checked
+    against the verdict rule's schema: {claim id: {...}}."""
+    doc = json.loads((Path(root) / f"{slug}.json").read_text())
+    check_reported(doc)
+    return {c["id"]: c for c in doc["claims"]}
 
 
 def _git(*args):
