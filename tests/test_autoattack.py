@@ -1,13 +1,16 @@
 """The common evaluation on toy models (seconds): robust accuracy never above clean, a
 model that ignores its input keeps its accuracy, adversarial examples stay in the threat
 model and in [0, 1], the model (mode, parameters) and the caller's random state are left
-as they were, the record has the documented structure, bad input raises."""
+as they were, the record has the documented structure and names the version that ran,
+the authors' code and torchattacks at the published parameters both find a linear
+model's exact robust accuracy, bad input raises."""
 
 import pytest
 import torch
 from torch import nn
 
 from lib.autoattack import (
+    LEGACY_VERSION,
     THREAT_MODELS,
     adversarial_examples,
     cached_evaluation,
@@ -56,11 +59,15 @@ def record(data):
 
 
 def test_the_record_has_the_documented_structure(record):
-    assert (
-        record["n"] == 12
-        and record["seed"] == 0
-        and "AutoAttack standard" in record["attack"]
-    )
+    assert record["n"] == 12 and record["seed"] == 0
+    assert record["version"] == {
+        "name": "published",
+        "code": "pyautoattack 0.2.0",
+        "iterations": 100,
+        "queries": 5000,
+        "n": 12,
+    }
+    assert "100 iterations, Square at 5,000 queries" in record["attack"]
     assert record["threat_models"] == THREAT_MODELS == {"Linf": 0.1, "L2": 1.5}
     assert list(record["defenses"]) == ["mlp", "constant"]
     for row in record["defenses"].values():
@@ -112,6 +119,7 @@ def test_adversarial_examples_stay_in_the_ball_and_the_box(data, norm):
         ({"threat_models": {"L2": -1.5}}, "eps must be > 0"),
         ({"n": 0}, "n must be between 1 and 16"),
         ({"n": 17}, "n must be between 1 and 16"),
+        ({"version": "standard"}, "version must be one of"),
     ],
 )
 def test_bad_input_names_what_is_allowed(data, kwargs, message):
@@ -138,7 +146,8 @@ def test_the_cached_evaluation_is_keyed_by_the_weights(data, tmp_path):
     x, y = data
     model = toy_mlp()
     first = cached_evaluation("toy", {"mlp": model}, x, y, n=8, root=tmp_path / "cache")
-    assert first == common_evaluation({"mlp": model}, x, y, n=8)
+    assert first == common_evaluation({"mlp": model}, x, y, n=8, version=LEGACY_VERSION)
+    assert first["attack"].startswith("AutoAttack standard (torchattacks")
     assert len(list((tmp_path / "cache" / "toy").glob("*.pt"))) == 1
     assert (
         cached_evaluation("toy", {"mlp": model}, x, y, n=8, root=tmp_path / "cache")
@@ -149,3 +158,38 @@ def test_the_cached_evaluation_is_keyed_by_the_weights(data, tmp_path):
         model[1].weight.mul_(-1)  # other weights: another entry, evaluated again
     cached_evaluation("toy", {"mlp": model}, x, y, n=8, root=tmp_path / "cache")
     assert len(list((tmp_path / "cache" / "toy").glob("*.pt"))) == 2
+
+
+def linear_case():
+    """A linear model on images near 0.5 (the box never binds) and, per norm, a radius
+    between two points' exact distances to the boundary: min over classes j of
+    (f_y - f_j) / ||w_y - w_j|| in the dual norm."""
+    generator = torch.Generator().manual_seed(2)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.randn(10, 784, generator=generator))
+    x = 0.5 + 0.05 * (2 * torch.rand(24, 1, 28, 28, generator=generator) - 1)
+    with torch.no_grad():
+        logits = model(x)
+    y = logits.argmax(1)
+    w = model[1].weight.detach()
+    eps, robust = {}, {}
+    for norm, dual in (("Linf", 1), ("L2", 2)):
+        gaps = logits.gather(1, y[:, None]) - logits  # f_y - f_j, 0 at j = y
+        sizes = (w[y][:, None, :] - w[None]).norm(p=dual, dim=2)
+        distance = (gaps / sizes.clamp_min(1e-12)).masked_fill(gaps == 0, 1e9)
+        d = distance.amin(1).sort().values
+        i = int(torch.argmax(d[7:17] / d[6:16])) + 6  # the widest gap mid-range
+        eps[norm] = float((d[i] * d[i + 1]).sqrt())
+        robust[norm] = 100 * (len(d) - 1 - i) / len(d)
+    return model, x, y, eps, robust
+
+
+@pytest.mark.parametrize("version", ["published", "torchattacks-100"])
+def test_both_published_versions_find_a_linear_models_exact_robust_accuracy(version):
+    model, x, y, eps, robust = linear_case()
+    record = common_evaluation(
+        {"linear": model}, x, y, threat_models=eps, version=version
+    )
+    assert record["defenses"]["linear"] == {"clean": 100.0, **robust}
+    assert 0 < robust["Linf"] < 100 and 0 < robust["L2"] < 100
