@@ -1,4 +1,5 @@
-"""Learning with adversary (lib/lwa.py) and Caffe's LeNet (lib/models.caffe_lenet)."""
+"""Learning with adversary (papers/learning_with_adversary/lwa.py) and Caffe's LeNet
+(papers/learning_with_adversary/models.py)."""
 
 import torch
 import torch.nn.functional as F
@@ -54,7 +55,7 @@ def test_pseudo_sample_has_l2_norm_c_exactly():
 
 
 def test_directions_match_the_attack_suite():
-    # The batched Jacobian of lib/lwa.py against the class-by-class one of lib.attacks:
+    # The batched Jacobian of lwa.py against the class-by-class one of lib.attacks:
     # the same pseudo-samples.
     model = small_mlp(1)
     x, y = torch.rand(32, 1, 28, 28), torch.randint(0, 10, (32,))

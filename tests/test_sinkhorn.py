@@ -1,5 +1,5 @@
-"""The batched Sinkhorn distance (lib/sinkhorn.py) against the authors' dense rule
-and against POT."""
+"""The batched Sinkhorn distance (papers/wagan/sinkhorn.py) against the authors'
+dense rule and against POT."""
 
 import numpy as np
 import ot

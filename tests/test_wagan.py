@@ -1,4 +1,5 @@
-"""WAGAN (lib/wagan.py): the authors' networks, losses, game steps and their "PGD"."""
+"""WAGAN (papers/wagan/wagan.py): the authors' networks, losses, game steps and their
+"PGD"."""
 
 import pytest
 import torch
