@@ -35,6 +35,9 @@ VERSIONS = {  # name: the code that runs, its iterations (APGD, FAB), Square's q
     "torchattacks-100": {"code": _TA, "iterations": 100, "queries": 5000},
     "torchattacks-10": {"code": _TA, "iterations": 10, "queries": 5000},
 }
+# The book profile's test points on every page, the first of the MNIST test set: one
+# n, so the leaderboard ranks every defense on the same points.
+N_COMMON = 500
 BOOK_VERSION = "published"  # the leaderboard's and every page's "beyond the paper"
 LEGACY_VERSION = "torchattacks-10"  # what the executed pages ran until their rewrite
 
