@@ -4,7 +4,8 @@ fatal when damaged.
 The key hashes what decides a model: the spec (its values), the code that `make` reaches
 (see lib/fingerprint.py), and the torch version. Entries are written to a unique temp
 file and renamed into place, one run at a time per entry (a file lock); a damaged entry
-is moved aside, named, and retrained.
+is moved aside, named, and retrained. A training killed mid-way resumes from its last
+epoch's checkpoint, <key>.ckpt (lib/checkpoint.py).
 """
 
 import contextlib
@@ -14,12 +15,11 @@ import json
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import torch
 
-from lib import DATA
+from lib import DATA, checkpoint
 from lib.fingerprint import code_fingerprint
 
 FORMAT = 1  # the layout of an entry; a change makes every older entry read as damaged
@@ -72,21 +72,26 @@ def cached(slug, spec, make, root=DATA / "cache", *, code=(), with_info=False):
                 entry, trained = compute(path, key, spec, make), True
     if not with_info:
         return entry["result"]
-    return entry["result"], {
-        "path": path,
-        "trained": trained,
-        "train_s": entry["train_s"],
-    }
+    return entry["result"], entry_info(path, trained, entry)
+
+
+def entry_info(path, trained, entry):
+    """What `with_info` adds: the entry's path, whether this call trained it, and its
+    training time in seconds."""
+    return {"path": path, "trained": trained, "train_s": entry["train_s"]}
 
 
 def compute(path, key, spec, make):
     """Run make() and store its result with the time it took; a failed write costs the
-    next run, not this one."""
+    next run, not this one. A fit inside checkpoints at <key>.ckpt, removed once the
+    entry is written."""
     # Left by a killed run: we hold the entry's lock
-    for stale in path.parent.glob(f"{path.name}.*.part"):
+    for stale in path.parent.glob(f"{path.stem}.*.part"):
         stale.unlink(missing_ok=True)
+    resume = path.with_suffix(".ckpt")
     started = time.perf_counter()
-    result = make()
+    with checkpoint.resuming(resume, key):
+        result = make()
     entry = {
         "format": FORMAT,
         "key": key,
@@ -98,17 +103,10 @@ def compute(path, key, spec, make):
         "devices": devices(result),
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    partial = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(entry, partial)
-        with open(partial, "rb") as handle:
-            os.fsync(handle.fileno())
-        # atomic: readers see the old state or the whole entry, never a torn one
-        os.replace(partial, path)
+        checkpoint.save_atomic(entry, path)
+        resume.unlink(missing_ok=True)
     except (OSError, RuntimeError) as error:
-        with contextlib.suppress(OSError):  # there may be no folder to hold it
-            partial.unlink(missing_ok=True)
         warn(
             f"could not save the cache entry {shown(path)} ({one_line(error)}); this "
             "run goes on with the model in memory, the next will train it again: "

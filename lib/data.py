@@ -146,6 +146,13 @@ class Batches:
         n = len(self.tensors[0])
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
+    def state_dict(self):
+        """The generator's state: the order of every pass still to come."""
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state):
+        self.generator.set_state(state["generator"])
+
     def __iter__(self):
         n = len(self.tensors[0])
         order = (

@@ -28,6 +28,13 @@ class StackedBatches:
     def __len__(self):
         return len(self.members[0])
 
+    def state_dict(self):
+        return {"members": [b.state_dict() for b in self.members]}
+
+    def load_state_dict(self, state):
+        for member, saved in zip(self.members, state["members"], strict=True):
+            member.load_state_dict(saved)
+
     def __iter__(self):
         n = len(self.tensors[0])
         orders = torch.stack(
@@ -64,6 +71,12 @@ class _MemberOptimizer(torch.optim.Optimizer):
                 .expand(count.pop())
                 .clone()
             )
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        # A checkpoint is read onto the CPU: each rate goes back beside its parameters
+        for group in self.param_groups:
+            group["lr"] = group["lr"].to(group["params"][0].device)
 
     @staticmethod
     def _rate(lr, p):

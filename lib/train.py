@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from lib import checkpoint
 from lib.stack import join, member_loss, members, total
 
 # The process's own stderr: in a notebook the bars reach the terminal that runs
@@ -27,6 +28,7 @@ def fit(
     progress=False,
     desc="train",
     frozen=(),
+    state=None,
 ):
     """The book's one epoch loop: `step(*batch) -> {name: tensor}` on every batch,
     for `epochs` passes.
@@ -36,10 +38,21 @@ def fit(
     where the step returns one value per member of a stack); `after_epoch(history)` runs
     after each epoch, and the numbers of the dict it may return are appended to the
     history under their own names (a validation accuracy, say).
+
+    `state`: what else decides the rest of the training, each with state_dict and
+    load_state_dict (optimizers, learning-rate rules). Given it, a fit that runs inside
+    the cache checkpoints each epoch and resumes a killed run (lib/checkpoint.py).
     """
-    history = {}
-    for _ in tqdm(
-        range(epochs), desc=desc, disable=not progress, leave=False, file=PROGRESS
+    saver = checkpoint.stage(modules, batches, state)
+    start, history = saver.restore() if saver is not None else (0, {})
+    for epoch in tqdm(
+        range(start, epochs),
+        desc=desc,
+        initial=start,
+        total=epochs,
+        disable=not progress,
+        leave=False,
+        file=PROGRESS,
     ):
         for module in modules:
             module.train()
@@ -59,7 +72,17 @@ def fit(
         if after_epoch is not None:
             for name, value in (after_epoch(history) or {}).items():
                 history.setdefault(name, []).append(value)
+        if saver is not None:
+            saver.save(epoch + 1, history)
     return history
+
+
+def resumable(*state, after_epoch=None):
+    """fit's state: the optimizers and after_epoch, or None (no checkpoint) when
+    after_epoch is a function whose state fit cannot save."""
+    if after_epoch is None:
+        return state
+    return (*state, after_epoch) if checkpoint.has_state(after_epoch) else None
 
 
 def last_value_hook(after_epoch, name):
@@ -90,7 +113,8 @@ def train(
 
     With `perturb(model, x, y) -> x_adv`, every batch is half clean, half perturbed
     (Goodfellow et al. 2015). `after_epoch(loss)` runs at the end of each epoch (a
-    learning-rate rule, say).
+    learning-rate rule, say); in the cache, the training resumes where a killed run
+    stopped unless after_epoch is a function without state_dict.
     """
     stacked = members(model)
 
@@ -112,6 +136,7 @@ def train(
         after_epoch=last_value_hook(after_epoch, "loss"),
         progress=progress,
         desc=desc,
+        state=resumable(optimizer, after_epoch=after_epoch),
     )
     return history.get("loss", [])
 
@@ -125,6 +150,12 @@ class HalveOnIncrease:
 
     def __init__(self, optimizer):
         self.optimizer, self.previous = optimizer, math.inf
+
+    def state_dict(self):
+        return {"previous": self.previous}
+
+    def load_state_dict(self, state):
+        self.previous = state["previous"]
 
     def __call__(self, loss):
         if isinstance(loss, list):
@@ -150,6 +181,12 @@ class HalveEvery:
 
     def __init__(self, *optimizers, epochs):
         self.optimizers, self.epochs, self.epoch = optimizers, epochs, 0
+
+    def state_dict(self):
+        return {"epoch": self.epoch}
+
+    def load_state_dict(self, state):
+        self.epoch = state["epoch"]
 
     def __call__(self, loss=None):
         self.epoch += 1

@@ -149,7 +149,8 @@ def train_a3t(
     then a passive probe). `evaluate(classifier, discriminator) -> {name: float}`
     runs after each epoch (a validation set, say; on a stack, one list of member
     values per name), and its values are appended to the history under their own
-    names. `clip`: see fgsm_examples.
+    names; it measures the models and keeps no state of its own, so a run killed in
+    the cache resumes at its last epoch. `clip`: see fgsm_examples.
     """
 
     def step(x, y):
@@ -179,6 +180,8 @@ def train_a3t(
         after_epoch=after_epoch,
         progress=progress,
         desc=desc,
+        # evaluate's values are kept in the history: a resumed run needs no more of it
+        state=(classifier_optimizer, discriminator_optimizer),
     )
     return {name: [] for name in STATS} | history
 

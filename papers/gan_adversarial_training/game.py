@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from lib.stack import join, member_loss, members, total
-from lib.train import fit, last_value_hook
+from lib.train import fit, last_value_hook, resumable
 
 
 def adversary_step(adversary, defender, x, y, optimizer):
@@ -86,5 +86,10 @@ def train_game(
         after_epoch=last_value_hook(after_epoch, "defender"),
         progress=progress,
         desc=desc,
+        state=resumable(
+            adversary_optimizer,
+            *([defender_optimizer] if playing else []),
+            after_epoch=after_epoch,
+        ),
     )
     return {"adversary": [], "defender": []} | history

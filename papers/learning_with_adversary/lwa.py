@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from lib.attacks import closest_boundary, input_grad, l2_direction
 from lib.stack import member_loss, members, total
-from lib.train import fit, last_value_hook
+from lib.train import fit, last_value_hook, resumable
 
 
 def alpha_direction(head, h, y):
@@ -83,4 +83,5 @@ def train_lwa(
         after_epoch=last_value_hook(after_epoch, "loss"),
         progress=progress,
         desc=desc,
+        state=resumable(optimizer, after_epoch=after_epoch),
     ).get("loss", [])

@@ -190,7 +190,7 @@ def wasserstein_term(x, x_adv, *, mode, hinge_c=0.0, **sinkhorn_kwargs):
 class FreshAdams:
     """One Adam (default betas) per module; once `switch_after` epochs are done, each is
     replaced by a fresh Adam (state reset) at `lr_late`, as the authors' code does. Call
-    it as fit's after_epoch."""
+    it as fit's after_epoch, and name it in fit's state to resume a killed run."""
 
     def __init__(self, *modules, lr, lr_late, switch_after):
         self.modules, self.lr_late, self.switch_after, self.epoch = (
@@ -204,9 +204,25 @@ class FreshAdams:
     def __call__(self, history=None):
         self.epoch += 1
         if self.epoch == self.switch_after:
-            self.optimizers = [
-                torch.optim.Adam(m.parameters(), lr=self.lr_late) for m in self.modules
-            ]
+            self.switch()
+
+    def switch(self):
+        self.optimizers = [
+            torch.optim.Adam(m.parameters(), lr=self.lr_late) for m in self.modules
+        ]
+
+    def state_dict(self):
+        return {
+            "epoch": self.epoch,
+            "optimizers": [o.state_dict() for o in self.optimizers],
+        }
+
+    def load_state_dict(self, state):
+        self.epoch = state["epoch"]
+        if self.epoch >= self.switch_after:
+            self.switch()
+        for optimizer, saved in zip(self.optimizers, state["optimizers"], strict=True):
+            optimizer.load_state_dict(saved)
 
 
 def classifier_step(model, adams):
