@@ -1,0 +1,100 @@
+"""The page's models as jobs for lib/jobs.py: the seeds of one method trained as one
+stack on the first n_train of the 50,000 training images (§4), as the page trains them
+(its Fig. 2 curve and the L∞ readings of Goodfellow's method stay on the page)."""
+
+import functools
+
+import torch
+from torch import nn
+
+from lib.data import load_mnist
+from lib.models import mlp
+from lib.stack import stack_seeds, unstack
+from lib.stack_optim import StackedAdam, StackedBatches
+from lib.train import train
+from papers.learning_with_adversary.attacks import adv_loss_sign
+from papers.learning_with_adversary.lwa import (
+    alpha_direction,
+    loss_direction,
+    train_lwa,
+)
+from papers.learning_with_adversary.models import caffe_lenet
+
+ABLATION = "LWA (Adv_Loss)"  # LWA with the Adv_Loss direction
+METHODS = ("undefended", "Dropout", "Goodfellow", "LWA", "LWA_Rep", ABLATION)
+ARCHS = ("MLP", "LeNet")
+
+
+def train_stack(
+    *,
+    arch,
+    method,
+    seeds,
+    epochs,
+    n_train,
+    device,
+    hidden=(1000, 1000),
+    dropout=0.5,
+    c=1.5,
+    goodfellow_eps=1.5,
+    lr=1e-3,
+    batch_size=100,
+    split_seed=0,
+):
+    """{"states": each member's weights, "losses": each member's per-epoch loss}: Adam
+    on the cross-entropy; Goodfellow's method half clean, half L2-sign-perturbed; LWA
+    on the pseudo-samples alone (train_lwa). The page's `fit` as a job."""
+    if arch not in ARCHS or method not in METHODS:
+        raise ValueError(
+            f"arch must be one of {ARCHS} and method one of {METHODS}, got "
+            f"{arch!r}, {method!r}"
+        )
+    x, y = training_images(split_seed, n_train, device)
+    model = stack_seeds(lambda: network(arch, method, hidden, dropout, device), seeds)
+    batches = StackedBatches(x, y, batch_size=batch_size, seeds=seeds)
+    common = dict(
+        epochs=epochs,
+        optimizer=StackedAdam(model.parameters(), lr=lr),
+        desc=f"{arch} {method}",
+    )
+    if method in ("undefended", "Dropout"):
+        losses = train(model, batches, **common)
+    elif method == "Goodfellow":
+        perturb = functools.partial(adv_loss_sign, eps=goodfellow_eps, clip=False)
+        losses = train(model, batches, perturb=perturb, **common)
+    else:
+        direction = loss_direction if method == ABLATION else alpha_direction
+        losses = train_lwa(
+            *split(method, model), batches, c=c, direction=direction, **common
+        )
+    return {
+        "states": [member.state_dict() for member in unstack(model)],
+        "losses": [[epoch[e] for epoch in losses] for e in range(len(seeds))],
+    }
+
+
+def training_images(split_seed, n_train, device):
+    """The first n_train of the 50,000 training images that a fixed permutation of
+    MNIST's 60,000 sets apart (§4: the other 10,000 validate)."""
+    if not 1 <= n_train <= 50_000:
+        raise ValueError(f"n_train must be in [1, 50000], got {n_train}")
+    x_all, y_all = load_mnist("train", device=device)
+    generator = torch.Generator().manual_seed(split_seed)
+    order = torch.randperm(len(x_all), generator=generator).to(device)
+    index = order[:50_000][:n_train]
+    return x_all[index], y_all[index]
+
+
+def network(arch, method, hidden, dropout, device):
+    if arch == "LeNet":
+        return caffe_lenet().to(device)
+    rate = dropout if method == "Dropout" else 0.0
+    return mlp([784, *hidden, 10], dropout=rate).to(device)
+
+
+def split(method, model):
+    """(representation, classifier): LWA_Rep perturbs the first hidden layer's output
+    (Algorithm 3), every other method the input (Algorithm 2)."""
+    if method == "LWA_Rep":
+        return model[:3], model[3:]  # Flatten, Linear(784, 1000), ReLU | the rest
+    return nn.Identity(), model
