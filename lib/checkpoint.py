@@ -10,7 +10,6 @@ order, and a finished stage is restored whole, not trained again.
 
 import contextlib
 import contextvars
-import copy
 import os
 import random
 import sys
@@ -82,11 +81,11 @@ class Stage:
         for target, state in zip(self.objects, saved["objects"], strict=True):
             target.load_state_dict(state)
         set_random_state(saved["random"])
-        return saved["epoch"], copy.deepcopy(saved["history"])
+        return saved["epoch"], cpu_copy(saved["history"])
 
     def save(self, epoch, history):
         """Keep this stage's state after `epoch` epochs, then write every stage."""
-        self.resume.saved[self.number] = copy.deepcopy(
+        self.resume.saved[self.number] = cpu_copy(
             {
                 "epoch": epoch,
                 "history": history,
@@ -99,6 +98,18 @@ class Stage:
             save_atomic(checkpoint | {"stages": self.resume.saved}, self.resume.path)
         except (OSError, RuntimeError) as error:
             warn(f"could not write {shown(self.resume.path)} ({error}); training on")
+
+
+def cpu_copy(obj):
+    """A copy of nested dicts, lists and tuples whose tensors are copied to the CPU:
+    a finished stage's state stays as it was, and takes no device memory."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {key: cpu_copy(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(cpu_copy(value) for value in obj)
+    return obj  # numbers, strings, None: immutable
 
 
 def has_state(obj):

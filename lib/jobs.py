@@ -29,7 +29,9 @@ class Job:
     slug: str
     fn: Callable
     spec: dict
-    code: tuple = field(default=())  # as cached's `code`: what fn reaches dynamically
+    # As cached's `code`: functions, classes or version strings that fn reaches
+    # dynamically (a module does not pickle: name a function of it)
+    code: tuple = field(default=())
 
     def __post_init__(self):
         name = getattr(self.fn, "__qualname__", "")
@@ -47,7 +49,8 @@ class Job:
 
 def run(jobs, *, workers=None, device="auto", cluster=None, root=DATA / "cache"):
     """Each job's (result, info), in order: finished entries loaded here, the others
-    trained in parallel; info as cached's (the entry's path, trained, train_s).
+    trained in parallel; results on the CPU, as a loaded entry; info as cached's (the
+    entry's path, trained, train_s).
 
     `workers`: the local pool's size (default: one per core, or one per GPU).
     `cluster`: None (Ray where RAY_ADDRESS is set, else the local pool), "local",
@@ -96,8 +99,16 @@ def local_devices(device, workers):
     if chosen.type == "cuda" and chosen.index is None:  # "auto" or "cuda": every GPU
         gpus = [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
         return [gpus[i % len(gpus)] for i in range(workers or len(gpus))]
-    count = workers or (1 if chosen.type == "cuda" else len(os.sched_getaffinity(0)))
+    count = workers or (1 if chosen.type == "cuda" else cores())
     return [chosen] * count
+
+
+def cores():
+    """The cores this process may run on (all of the machine's where the OS cannot
+    say)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def work(job, root, device):
