@@ -42,10 +42,36 @@ def mean_std(values, digits=2):
 
 def shown_value(c):
     """Our value of a claim as the tables show it: mean ± std over runs, or the
-    share of runs an ordering held."""
+    share of runs an ordering held; with its standard error where it was scored with
+    one (lib.verdicts.score)."""
     if c["kind"] == "ordering":
         return f"{c['ours_mean']:.0%} of runs"
-    return mean_std_text(c["ours_mean"], c["ours_std"], c["n_runs"], DIGITS[c["kind"]])
+    digits = DIGITS.get(c["kind"], 2)
+    text = mean_std_text(c["ours_mean"], c["ours_std"], c["n_runs"], digits)
+    if c.get("ours_se") is None:
+        return text
+    return f"{text} (se {c['ours_se']:.{digits}f})"
+
+
+def shown_cause(c):
+    """A claim's cause with its evidence in a few words: the trend's last point, the
+    cited source, the reading's name, what would decide it, or what was tried."""
+    cause, evidence = c.get("cause"), c.get("evidence") or {}
+    if cause is None or not evidence:
+        return cause or ""
+    if cause == "budget":
+        amount, value = evidence["trend"][-1]
+        return f"budget (at {amount:g}: {value:.2f})"
+    if cause == "paper":
+        return f"paper ({evidence['source']})"
+    if cause == "reading":
+        return f"reading ({evidence['reading']})"
+    if cause == "noise":
+        decide = evidence.get("decide") or {}
+        needed = [f"{v} {k}" for k, v in decide.items() if v is not None]
+        return "noise" + (f" (decided by {' or '.join(needed)})" if needed else "")
+    tried = evidence.get("tried")
+    return f"open (tried: {tried})" if tried else "open"
 
 
 def shown_reported(c):
@@ -75,7 +101,7 @@ def claims_table(claims, **columns):
             "ours": [shown_value(c) for c in claims],
             "runs": [c["n_runs"] for c in claims],
             "verdict": [c["verdict"] for c in claims],
-            "cause": [c["cause"] or "" for c in claims],
+            "cause": [shown_cause(c) for c in claims],
         }
     )
 

@@ -184,3 +184,25 @@ def test_paper_names_rename_a_key_and_keep_the_others():
         index=paper_name, level=1
     )
     assert list(renamed.index) == [("MLP", "Normal"), ("LeNet", "LWA")]
+
+
+def test_a_scored_claim_shows_its_standard_error_and_its_evidence():
+    from lib.pages import shown_cause, shown_value
+
+    c = {"kind": "attack", "ours_mean": 40.0, "ours_std": 1.0, "n_runs": 3}
+    assert shown_value(c) == "40.00 ± 1.00"
+    assert shown_value({**c, "ours_se": 0.8}) == "40.00 ± 1.00 (se 0.80)"
+    assert shown_cause({"cause": "open", "evidence": None}) == "open"
+    assert shown_cause({"cause": None}) == ""
+    shown = {
+        "budget": ({"trend": [[1, 30.0], [10, 60.0]]}, "budget (at 10: 60.00)"),
+        "paper": ({"source": "authors' notebook, cell 11"}, "paper (authors'"),
+        "reading": ({"reading": "BN in train mode", "values": [1]}, "reading (BN in"),
+        "noise": (
+            {"decide": {"seeds": None, "points": 2400}},
+            "decided by 2400 points",
+        ),
+        "open": ({"tried": "input dropout"}, "open (tried: input dropout)"),
+    }
+    for cause, (evidence, words) in shown.items():
+        assert words in shown_cause({"cause": cause, "evidence": evidence})
