@@ -70,11 +70,11 @@ class Worker:
     """One spawned process serving tasks over a pipe; `task` is the one it holds."""
 
     def __init__(self, device, work):
-        self.device, self.work, self.task = device, work, None
+        self.device, self.work, self.task, self.connection = device, work, None, None
         self.start()
 
     def start(self):
-        if self.task is not None:  # a dead worker's pipe
+        if self.connection is not None:  # a dead worker's pipe
             self.connection.close()
         self.task = None
         context = mp.get_context("spawn")
@@ -87,6 +87,8 @@ class Worker:
         child.close()
 
     def give(self, task, root):
+        if not self.process.is_alive():  # killed while it waited for work
+            self.start()
         self.task = task
         self.connection.send((task[1], str(root)))
 
