@@ -8,13 +8,11 @@ from lib.stack import join, member_loss, members, total
 from lib.train import fit, last_value_hook, resumable
 
 
-def adversary_step(adversary, defender, x, y, optimizer):
+def adversary_step(adversary, defender, x, y, optimizer, *, loss_fn=F.cross_entropy):
     """One ascent step of the adversary on the defender's loss; returns the detached
     x_adv and that loss."""
     x_adv = adversary(x)
-    loss = member_loss(
-        F.cross_entropy, defender(x_adv), y, members(adversary, defender)
-    )
+    loss = member_loss(loss_fn, defender(x_adv), y, members(adversary, defender))
     optimizer.zero_grad(set_to_none=True)
     # Only the adversary's gradients are touched
     (-total(loss)).backward(inputs=list(adversary.parameters()))
@@ -22,13 +20,30 @@ def adversary_step(adversary, defender, x, y, optimizer):
     return x_adv.detach(), loss.detach()
 
 
-def defender_step(defender, x, x_adv, y, optimizer):
+def defender_step(
+    defender,
+    x,
+    x_adv,
+    y,
+    optimizer,
+    *,
+    loss_fn=F.cross_entropy,
+    separate_batch_norm=False,
+):
     """One descent step of the defender on a batch that is half clean, half
-    adversarial."""
+    adversarial: one forward pass over both halves, or with `separate_batch_norm` one
+    pass per half (each half's own batch-norm statistics; a reading of §4.5, where the
+    paper's GAN defenders match its vanilla model)."""
     stacked = members(defender)
-    loss = member_loss(
-        F.cross_entropy, defender(join(x, x_adv, stacked)), join(y, y, stacked), stacked
-    )
+    if separate_batch_norm:
+        loss = (
+            member_loss(loss_fn, defender(x), y, stacked)
+            + member_loss(loss_fn, defender(x_adv), y, stacked)
+        ) / 2
+    else:
+        loss = member_loss(
+            loss_fn, defender(join(x, x_adv, stacked)), join(y, y, stacked), stacked
+        )
     optimizer.zero_grad(set_to_none=True)
     total(loss).backward()
     optimizer.step()
@@ -44,6 +59,8 @@ def train_game(
     adversary_optimizer,
     defender_optimizer=None,
     defender_eval_for_adversary=False,
+    loss_fn=F.cross_entropy,
+    separate_batch_norm=False,
     after_epoch=None,
     progress=False,
     desc="game",
@@ -53,15 +70,17 @@ def train_game(
     Without a defender optimizer the defender is frozen in eval mode and only the
     adversary learns (the pre-training of §4.5). The defender is in train mode during
     the adversary's step (its batch-norm statistics then also follow the adversarial
-    batch), unless `defender_eval_for_adversary`: the paper does not say. Returns
-    per-epoch mean losses {"adversary": [...], "defender": [...]}.
+    batch), unless `defender_eval_for_adversary`: the paper does not say. `loss_fn`
+    (logits, y, reduction=...) is both players' loss (papers/gan_adversarial_training/
+    losses.py has the paper's readings); `separate_batch_norm`: see defender_step.
+    Returns per-epoch mean losses {"adversary": [...], "defender": [...]}.
     """
 
     def step(x, y):
         if defender_eval_for_adversary:
             defender.eval()
         x_adv, adversary_loss = adversary_step(
-            adversary, defender, x, y, adversary_optimizer
+            adversary, defender, x, y, adversary_optimizer, loss_fn=loss_fn
         )
         if defender_optimizer is None:
             return {
@@ -73,7 +92,15 @@ def train_game(
         # Both players answer the same perturbations: a simultaneous move, as in a GAN.
         return {
             "adversary": adversary_loss,
-            "defender": defender_step(defender, x, x_adv, y, defender_optimizer),
+            "defender": defender_step(
+                defender,
+                x,
+                x_adv,
+                y,
+                defender_optimizer,
+                loss_fn=loss_fn,
+                separate_batch_norm=separate_batch_norm,
+            ),
         }
 
     playing = defender_optimizer is not None
