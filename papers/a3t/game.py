@@ -4,7 +4,9 @@ their FGSM examples.
 
 The classifier is `nn.Sequential(encoder, residual)`; D maps a feature to one logit
 (real = 1, adversarial = 0). The FGSM examples are clipped to [0, 1] unless
-`clip=False`: the paper does not say, and Goodfellow et al. did not clip.
+`clip=False`: the paper does not say, and Goodfellow et al. did not clip. Two readings
+of the game are options: `normalize_features` (D sees E(x) / ||E(x)||_2) and
+`discriminator_steps` (k D updates per classifier update).
 """
 
 import torch
@@ -28,11 +30,18 @@ def fgsm_examples(classifier, x, y, *, eps, clip=True):
     return x.detach() + eps * grad.sign()
 
 
-def discriminator_step(discriminator, z, z_adv, optimizer):
+def features(z, normalize):
+    """What D sees of the features z = E(x): z itself, or with `normalize` each row
+    scaled to unit L2 norm (a reading against A3T's growing feature norms)."""
+    return F.normalize(z.flatten(1), dim=1).view_as(z) if normalize else z
+
+
+def discriminator_step(discriminator, z, z_adv, optimizer, *, normalize=False):
     """One BCE step of D on features z = E(x) (target 1) and z_adv = E(x_adv) (target
     0); returns D's loss and accuracy on the batch. The features are detached, so
-    nothing reaches E."""
+    nothing reaches E; `normalize`: see features."""
     stacked = members(discriminator)
+    z, z_adv = features(z, normalize), features(z_adv, normalize)
     target = join(
         torch.ones(len(z), device=z.device),
         torch.zeros(len(z_adv), device=z.device),
@@ -48,11 +57,22 @@ def discriminator_step(discriminator, z, z_adv, optimizer):
     )
 
 
-def classifier_step(classifier, discriminator, z, z_adv, y, optimizer, *, alpha, beta):
+def classifier_step(
+    classifier,
+    discriminator,
+    z,
+    z_adv,
+    y,
+    optimizer,
+    *,
+    alpha,
+    beta,
+    normalize=False,
+):
     """One step of the classifier on L_cls + L_enc, from z = E(x) and z_adv = E(x_adv)
     with their graphs: L_cls = -α log P(y|x) - (1-α) log P(y|x_adv), L_enc = -β log
-    D(E(x_adv)). L_enc reaches only E; D is untouched. Returns L_cls, L_enc and the
-    classifier's accuracies on x and x_adv of the batch."""
+    D(E(x_adv)) (D on features(z_adv, normalize)). L_enc reaches only E; D is
+    untouched. Returns L_cls, L_enc and the classifier's accuracies on x and x_adv."""
     stacked = members(classifier, discriminator)
     logits, logits_adv = halves(classifier[1](join(z, z_adv, stacked)), stacked)
     loss_cls = alpha * member_loss(F.cross_entropy, logits, y, stacked) + (
@@ -60,7 +80,7 @@ def classifier_step(classifier, discriminator, z, z_adv, y, optimizer, *, alpha,
     ) * member_loss(F.cross_entropy, logits_adv, y, stacked)
     loss_enc = torch.zeros_like(loss_cls)
     if beta > 0:
-        logit_d = discriminator(z_adv).squeeze(1)
+        logit_d = discriminator(features(z_adv, normalize)).squeeze(1)
         # -log D = BCE against the "real" label: E learns to make its adversarial
         # features look real.
         loss_enc = beta * member_loss(
@@ -94,18 +114,34 @@ def a3t_step(
     classifier_optimizer,
     discriminator_optimizer,
     clip=True,
+    normalize_features=False,
+    discriminator_steps=1,
 ):
     """One A3T iteration: FGSM examples of the current classifier (clipped to [0, 1]
-    unless clip=False), one D update, then one classifier update. Returns a dict of the
-    batch's statistics (0-dim tensors on the device, one value per member on a stack),
-    keyed as STATS."""
+    unless clip=False), `discriminator_steps` D updates on them (their mean loss and
+    accuracy reported), then one classifier update. Returns a dict of the batch's
+    statistics (0-dim tensors on the device, one value per member on a stack), keyed
+    as STATS."""
+    if discriminator_steps < 1:
+        raise ValueError(f"discriminator_steps must be >= 1, got {discriminator_steps}")
     x_adv = fgsm_examples(classifier, x, y, eps=eps, clip=clip)
     # One forward pass of E serves both steps: D's step does not change E, so the
     # graph stays valid.
     stacked = members(classifier)
     z, z_adv = halves(classifier[0](join(x, x_adv, stacked)), stacked)
-    loss_disc, acc_disc = discriminator_step(
-        discriminator, z, z_adv, discriminator_optimizer
+    disc = [
+        discriminator_step(
+            discriminator,
+            z,
+            z_adv,
+            discriminator_optimizer,
+            normalize=normalize_features,
+        )
+        for _ in range(discriminator_steps)
+    ]
+    # one step's numbers as they were; k steps' averaged
+    loss_disc, acc_disc = (
+        sum(values) / len(disc) for values in zip(*disc, strict=True)
     )
     loss_cls, loss_enc, acc_real, acc_adv = classifier_step(
         classifier,
@@ -116,6 +152,7 @@ def a3t_step(
         classifier_optimizer,
         alpha=alpha,
         beta=beta,
+        normalize=normalize_features,
     )
     return dict(
         zip(
@@ -138,6 +175,8 @@ def train_a3t(
     classifier_optimizer,
     discriminator_optimizer,
     clip=True,
+    normalize_features=False,
+    discriminator_steps=1,
     evaluate=None,
     progress=False,
     desc="A3T",
@@ -150,7 +189,8 @@ def train_a3t(
     runs after each epoch (a validation set, say; on a stack, one list of member
     values per name), and its values are appended to the history under their own
     names; it measures the models and keeps no state of its own, so a run killed in
-    the cache resumes at its last epoch. `clip`: see fgsm_examples.
+    the cache resumes at its last epoch. `clip`: see fgsm_examples;
+    `normalize_features` and `discriminator_steps`: see a3t_step.
     """
 
     def step(x, y):
@@ -165,6 +205,8 @@ def train_a3t(
             classifier_optimizer=classifier_optimizer,
             discriminator_optimizer=discriminator_optimizer,
             clip=clip,
+            normalize_features=normalize_features,
+            discriminator_steps=discriminator_steps,
         )
 
     after_epoch = (
@@ -187,11 +229,19 @@ def train_a3t(
 
 
 def game_metrics(
-    classifier, discriminator, x, y, *, eps, clip=True, batch_size=EVAL_BATCH
+    classifier,
+    discriminator,
+    x,
+    y,
+    *,
+    eps,
+    clip=True,
+    normalize_features=False,
+    batch_size=EVAL_BATCH,
 ):
     """In eval mode (modes restored after): classifier accuracy on x and on FGSM(eps)
-    examples (clipped unless clip=False), D's accuracy on E(x) vs E(x_adv), and the mean
-    L2 norms ||E(x) - E(x_adv)|| and ||E(x)||."""
+    examples (clipped unless clip=False), D's accuracy on E(x) vs E(x_adv) (as D sees
+    them: see features), and the mean L2 norms ||E(x) - E(x_adv)|| and ||E(x)||."""
     modes = classifier.training, discriminator.training
     classifier.eval()
     discriminator.eval()
@@ -206,8 +256,8 @@ def game_metrics(
             with torch.no_grad():
                 z, z_adv = encoder(xb), encoder(x_adv)
                 d_real, d_adv = (
-                    discriminator(z).squeeze(1),
-                    discriminator(z_adv).squeeze(1),
+                    discriminator(features(z, normalize_features)).squeeze(1),
+                    discriminator(features(z_adv, normalize_features)).squeeze(1),
                 )
                 sums["acc_real"] += (residual(z).argmax(1) == yb).sum().item()
                 sums["acc_adv"] += (residual(z_adv).argmax(1) == yb).sum().item()
