@@ -98,6 +98,7 @@ goldens: setup
 
 bench: setup
 	$(BIN)/python tools/bench_training.py
+	$(BIN)/python tools/bench_pool.py
 	$(BIN)/python tools/bench_attacks.py
 
 clean:
