@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from lib.data import load_mnist
-from lib.models import mlp
 from lib.stack import stack_seeds, unstack
 from lib.stack_optim import StackedAdam, StackedBatches
 from lib.train import train
@@ -18,7 +17,11 @@ from papers.learning_with_adversary.lwa import (
     loss_direction,
     train_lwa,
 )
-from papers.learning_with_adversary.models import caffe_lenet
+from papers.learning_with_adversary.models import (
+    caffe_lenet,
+    lwa_mlp,
+    representation_split,
+)
 
 ABLATION = "LWA (Adv_Loss)"  # LWA with the Adv_Loss direction
 METHODS = ("undefended", "Dropout", "Goodfellow", "LWA", "LWA_Rep", ABLATION)
@@ -35,7 +38,11 @@ def train_stack(
     device,
     hidden=(1000, 1000),
     dropout=0.5,
+    input_dropout=0.0,
+    units="relu",
+    rep_layers=1,
     c=1.5,
+    relative_c=False,
     goodfellow_eps=1.5,
     lr=1e-3,
     batch_size=100,
@@ -43,14 +50,19 @@ def train_stack(
 ):
     """{"states": each member's weights, "losses": each member's per-epoch loss}: Adam
     on the cross-entropy; Goodfellow's method half clean, half L2-sign-perturbed; LWA
-    on the pseudo-samples alone (train_lwa). The page's `fit` as a job."""
+    on the pseudo-samples alone (train_lwa). The page's `fit` as a job. Readings:
+    input_dropout (the Dropout row's), units and rep_layers (models.lwa_mlp),
+    relative_c (train_lwa)."""
     if arch not in ARCHS or method not in METHODS:
         raise ValueError(
             f"arch must be one of {ARCHS} and method one of {METHODS}, got "
             f"{arch!r}, {method!r}"
         )
     x, y = training_images(split_seed, n_train, device)
-    model = stack_seeds(lambda: network(arch, method, hidden, dropout, device), seeds)
+    options = dict(input_dropout=input_dropout, units=units, rep_layers=rep_layers)
+    model = stack_seeds(
+        lambda: network(arch, method, hidden, dropout, device, **options), seeds
+    )
     batches = StackedBatches(x, y, batch_size=batch_size, seeds=seeds)
     common = dict(
         epochs=epochs,
@@ -65,7 +77,12 @@ def train_stack(
     else:
         direction = loss_direction if method == ABLATION else alpha_direction
         losses = train_lwa(
-            *split(method, model), batches, c=c, direction=direction, **common
+            *split(method, model, rep_layers),
+            batches,
+            c=c,
+            direction=direction,
+            relative_c=relative_c,
+            **common,
         )
     return {
         "states": [member.state_dict() for member in unstack(model)],
@@ -85,16 +102,26 @@ def training_images(split_seed, n_train, device):
     return x_all[index], y_all[index]
 
 
-def network(arch, method, hidden, dropout, device):
+def network(
+    arch, method, hidden, dropout, device, input_dropout=0.0, units="relu", rep_layers=1
+):
+    """The network of a row; the dropout rates apply to the Dropout row alone."""
     if arch == "LeNet":
         return caffe_lenet().to(device)
-    rate = dropout if method == "Dropout" else 0.0
-    return mlp([784, *hidden, 10], dropout=rate).to(device)
+    rates = (dropout, input_dropout) if method == "Dropout" else (0.0, 0.0)
+    return lwa_mlp(
+        hidden,
+        dropout=rates[0],
+        input_dropout=rates[1],
+        units=units,
+        rep_layers=rep_layers,
+    ).to(device)
 
 
-def split(method, model):
-    """(representation, classifier): LWA_Rep perturbs the first hidden layer's output
-    (Algorithm 3), every other method the input (Algorithm 2)."""
+def split(method, model, rep_layers=1):
+    """(representation, classifier): LWA_Rep perturbs the output of the first
+    rep_layers hidden layers (Algorithm 3), every other method the input (Algorithm
+    2)."""
     if method == "LWA_Rep":
-        return model[:3], model[3:]  # Flatten, Linear(784, 1000), ReLU | the rest
+        return representation_split(model, rep_layers)
     return nn.Identity(), model
