@@ -48,30 +48,29 @@ def resuming(path, key):
 def stage(modules, batches, state):
     """The Stage of the fit about to run, or None outside a cache computation or
     where the caller names no state (fit cannot know all that decides its training)."""
+    stateless = [s for s in state or () if not has_state(s)]
+    if stateless:
+        raise ValueError(
+            "fit's state holds objects without state_dict and load_state_dict "
+            f"({', '.join(type(s).__name__ for s in stateless)}): name optimizers "
+            "and rules that have them, or pass state=None to train unresumable"
+        )
     resume = _ACTIVE.get()
     if resume is None:
         return None
     number = resume.next_stage()
     if state is None:
         return None
-    return Stage(resume, number, modules, batches, state)
+    return Stage(resume, number, [*modules, *state, batches])
 
 
 class Stage:
     """One fit's share of the checkpoint: restore it, or save it after an epoch."""
 
-    def __init__(self, resume, number, modules, batches, state):
-        stateless = [s for s in state if not has_state(s)]
-        if stateless:
-            raise ValueError(
-                "fit's state holds objects without state_dict and load_state_dict "
-                f"({', '.join(type(s).__name__ for s in stateless)}): name optimizers "
-                "and rules that have them, or pass state=None to train unresumable"
-            )
+    def __init__(self, resume, number, objects):
         self.resume, self.number = resume, number
-        self.objects = [*modules, *state]
-        if has_state(batches):
-            self.objects.append(batches)
+        # A list of batches has no state; Batches' generators have
+        self.objects = [obj for obj in objects if has_state(obj)]
 
     def restore(self):
         """(first epoch to run, history so far): (0, {}) when nothing was saved."""
