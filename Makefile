@@ -75,7 +75,7 @@ execute: setup
 # The goldens in another numeric environment, as another x86-64 CPU gives it: two threads, and PyTorch, MKL and
 # oneDNN free to use this CPU's widest instructions. They must still pass, within the tolerances of tests/golden.py.
 # It runs in a copy of the working tree, so that the model cache starts empty and every model trains again here
-# (about ten minutes on two cores).
+# (about fifteen minutes on two idle cores; two threads on busy cores take far longer).
 PORTABLE := _build/portable
 portable: setup
 	rm -rf $(PORTABLE) && mkdir -p $(PORTABLE)/data

@@ -75,11 +75,12 @@ def mismatch(golden, new):
 
 
 def texts(output):
-    """Where an output keeps its texts: a stream's text, or its data's text types."""
+    """Where an output keeps its texts: a stream's text, or its data's text types,
+    glued ones too (application/papermill.record/text/plain)."""
     if output.get("output_type") == "stream":
         return output, ["text"]
     data = output.get("data", {})
-    return data, [key for key in data if key.startswith("text/")]
+    return data, [key for key in data if "text/" in key]
 
 
 def adopt(new, golden, sanitize):

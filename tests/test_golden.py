@@ -114,6 +114,14 @@ def test_adopt_takes_the_golden_text_within_the_tolerances_only():
     ]
 
 
+def test_adopt_compares_glued_numbers_too():
+    glued = "application/papermill.record/text/plain"
+    ref = [nbformat.v4.new_output("display_data", data={glued: "38.199999928474426"})]
+    new = [nbformat.v4.new_output("display_data", data={glued: "36.800000071525574"})]
+    adopted, misses = golden.adopt(new, ref, same)
+    assert adopted[0].data[glued] == "38.199999928474426" and misses == []
+
+
 def test_adopt_compares_after_sanitizing():
     ref, new = (
         [stream("trained in 12.5 s, 40.50\n")],
