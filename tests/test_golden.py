@@ -2,11 +2,13 @@
 and in nbval through tests/conftest.py."""
 
 import copy
+import re
 
 import golden
 import nbformat
 import pytest
 from conftest import ROOT
+from nbval.plugin import get_sanitize_patterns
 
 TABLE = """\
 Accuracy (%) on the first 200 test points
@@ -211,3 +213,36 @@ def test_a_golden_fails_when_one_checked_result_moves(path):
     # One unit of the last printed digit: another CPU's rounding.
     nudged, _ = move(outputs, 0.01)
     assert golden.adopt(nudged, outputs, same)[1] == []
+
+
+def repository_sanitizer():
+    """The goldens' sanitizer as nbval applies it: tests/sanitize.cfg's pairs."""
+    pairs = get_sanitize_patterns((ROOT / "tests" / "sanitize.cfg").read_text())
+
+    def sanitize(text):
+        for regex, replace in pairs:
+            text = re.sub(regex, replace, text)
+        return text
+
+    return sanitize
+
+
+def test_a_claims_verdict_and_share_are_checked_as_present_not_as_which():
+    sanitize = repository_sanitizer()
+    row = "β− lowest accuracy holds {} 1 {}"
+    held, failed = (
+        row.format("100% of runs", "reproduced"),
+        row.format("0% of runs", "not reproduced open"),
+    )
+    assert golden.mismatch(sanitize(held), sanitize(failed)) is None
+    html = "<td>{}</td>\n      <td>{}</td>"
+    assert sanitize(html.format("reproduced", "")) == sanitize(
+        html.format("not reproduced", "paper")
+    )
+    # The numbers on the row are still checked, and so is the claim's wording
+    row = "AT: accuracy under FGSM (%) 94.45 {} 2 {}"
+    assert golden.mismatch(
+        sanitize(row.format("40.20", "reproduced")),
+        sanitize(row.format("90.20", "not reproduced budget")),
+    )
+    assert golden.mismatch(sanitize(held), sanitize(held.replace("lowest", "highest")))
