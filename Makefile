@@ -56,9 +56,9 @@ unit: setup
 
 # Everything: lint, unit tests, a smoke run of every page, the nbval goldens, the book build. With NB=<slug>:
 # lint, unit tests, and that page's smoke run and golden (no book build).
+# (tests/conftest.py reads NB to leave the other pages' smoke runs and goldens out.)
 test: setup lint
-	$(PYTEST) $(UNIT) tests/test_notebooks.py $(GOLDENS) \
-		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+	$(PYTEST) tests --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 	$(if $(NB),,$(BIN)/jupyter-book build . -W -n --keep-going)
 
 # Re-run notebooks in place (make execute PROFILE=smoke|book|paper [NB=slug]), then the scorecard and the leaderboard.

@@ -33,3 +33,11 @@ def compare_within_tolerance(self, test, ref, skip_compare=None):
 
 
 IPyNbCell.compare_outputs = compare_within_tolerance
+
+
+def pytest_ignore_collect(collection_path, config):
+    """`make test NB=<slug>`: of the goldens, that page's alone."""
+    only = os.environ.get("NB")
+    if only and collection_path.parent == ROOT / "tests" / "notebooks":
+        return collection_path.name != f"{only}.smoke.ipynb"
+    return None

@@ -1,8 +1,13 @@
 """The published site and the hosted test run call the Makefile's own targets, so they
 cannot drift from what `.ci/run` runs."""
 
+import os
 import re
+import shlex
+import subprocess
+import sys
 
+import pytest
 import yaml
 from conftest import ROOT
 
@@ -54,3 +59,37 @@ def test_the_book_workflow_builds_with_make_book_and_publishes_its_html():
 def test_the_test_workflow_runs_the_same_command_as_ci():
     assert run_commands("test.yml") == ["make test"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def collected_by_make_test(nb):
+    """The test ids that `make test NB=nb` has pytest collect: its pytest command, as
+    `make -n` prints it, run with --collect-only."""
+    dry = subprocess.run(
+        ["make", "-n", "test", f"NB={nb}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout.replace("\\\n", " ")
+    (command,) = [line for line in dry.splitlines() if " -m pytest " in line]
+    args = shlex.split(command.split(" -m pytest ", 1)[1])
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "NB": nb},
+    )
+    assert run.returncode == 0, run.stdout[-2000:]
+    return run.stdout
+
+
+@pytest.mark.parametrize("nb", ["", "a3t", "attacks"])
+def test_make_test_collects_the_unit_tests_smoke_runs_and_goldens(nb):
+    ids = collected_by_make_test(nb)
+    assert "tests/test_papers.py::" in ids  # the unit tests, always
+    for slug in ("a3t", "attacks", "wagan"):
+        smoke = f"tests/test_notebooks.py::test_smoke_execution[{slug}]" in ids
+        golden = f"tests/notebooks/{slug}.smoke.ipynb::" in ids
+        assert smoke == (nb in ("", slug))
+        assert golden == (nb in ("", slug) and slug != "attacks")
