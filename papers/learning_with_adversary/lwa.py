@@ -14,7 +14,7 @@ def alpha_direction(head, h, y):
     """Algorithm 1's direction at h (any shape, any range): ∇α_j - ∇α_y for the class
     j != y whose linearised softmax boundary is closest, with α = softmax(head(h));
     shape of h."""
-    # lib.attacks.adv_alpha's direction, without its check that h lies in [0, 1]: h may
+    # attacks.adv_alpha's direction, without its check that h lies in [0, 1]: h may
     # be a hidden activation.
     return closest_boundary(head, h, y, probs=True)[2]
 

@@ -174,7 +174,7 @@ def wasserstein_term(x, x_adv, *, mode, hinge_c=0.0, **sinkhorn_kwargs):
     batch SUM of the distances from x to x_adv.detach(), which adds a number to the loss
     and no gradient. "hinge" is the paper's E_x max(0, d_W(x, x_adv) - c): a batch mean,
     differentiable through the Sinkhorn iterations. sinkhorn_kwargs: epsilon, iters, tol
-    and delta of lib.sinkhorn.sinkhorn."""
+    and delta of sinkhorn.sinkhorn."""
     if mode == "detached":
         return sinkhorn(x, x_adv.detach(), **sinkhorn_kwargs).sum()
     if mode == "hinge":
