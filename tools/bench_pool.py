@@ -2,7 +2,8 @@
 trained three ways on this machine: the pool of lib/jobs.py (two one-thread workers)
 against today's one process, on one thread and on two, each into an empty cache.
 
-Run with `make bench`. Wall times include the workers' start; each repeat runs the
+Run with `make bench` (about 20 minutes on two idle cores). Wall times include the
+workers' start; each repeat runs the
 three ways back to back and gives its own ratios, and the medians are quoted. Per job:
 its training time and its fraction of this CPU's one-thread fp32 matmul roofline, as
 tools/bench_training.py prints them. The load average is printed: other processes on
@@ -90,7 +91,9 @@ def job_flops(job):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-train", type=int, default=2000)
+    # Jobs of 10-60 s, as a page's: at 2,000 or 5,000 images the workers' start (torch's
+    # import) is a fifth of the wall time and the pool measured 1.7x; at 20,000, 1.9x.
+    parser.add_argument("--n-train", type=int, default=20000)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
