@@ -3,11 +3,10 @@ trained three ways on this machine: the pool of lib/jobs.py (two one-thread work
 against today's one process, on one thread and on two, each into an empty cache.
 
 Run with `make bench` (about 20 minutes on two idle cores). Wall times include the
-workers' start; each repeat runs the
-three ways back to back and gives its own ratios, and the medians are quoted. Per job:
-its training time and its fraction of this CPU's one-thread fp32 matmul roofline, as
-tools/bench_training.py prints them. The load average is printed: other processes on
-the machine take cores from the pool first.
+workers' start; each repeat runs the three ways back to back and gives its own ratios,
+and the medians are quoted. Per job: its training time and its fraction of this CPU's
+one-thread fp32 matmul roofline, as tools/bench_training.py prints them. The load
+average is printed: other processes on the machine take cores from the pool first.
 """
 
 import argparse
