@@ -22,7 +22,7 @@ PYTEST = MPLBACKEND=Agg NB=$(NB) $(PINNED) $(BIN)/python -m pytest -p no:cachepr
 export PYTHONPATH := $(CURDIR)
 # No MPLBACKEND here: a notebook kernel started with MPLBACKEND=Agg keeps its figures out of its outputs.
 
-.PHONY: setup book lint unit test portable execute goldens bench clean
+.PHONY: setup book lint unit test portable execute jobs goldens bench clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,12 @@ execute: setup
 	done
 	$(BIN)/python tools/execute_notebook.py book/scorecard.ipynb book/scorecard.ipynb -p profile $(PROFILE)
 	$(BIN)/python tools/execute_notebook.py book/leaderboard.ipynb book/leaderboard.ipynb -p profile $(PROFILE)
+
+# Train and evaluate one paper's models ahead of its page, in the pool (make jobs NB=<slug> PROFILE=book
+# [WORKERS=n]): hours at book for the costliest papers, resumable; `make execute NB=<slug>` then loads them.
+jobs: setup
+	$(if $(NB),,$(error make jobs needs NB=<slug>))
+	$(BIN)/python tools/run_jobs.py $(NB) --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS))
 
 # The goldens in another numeric environment, as another x86-64 CPU gives it: two threads, and PyTorch, MKL and
 # oneDNN free to use this CPU's widest instructions. They must still pass, within the tolerances of tests/golden.py.

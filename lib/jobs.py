@@ -130,3 +130,12 @@ def work(job, root, device):
     buffer = io.BytesIO()
     torch.save(result, buffer)
     return buffer.getvalue(), info
+
+
+def result(job, device="cpu", root=DATA / "cache"):
+    """The job's result through the cache, here: loaded, or computed in this process
+    (on `device`) when missing. For a job that needs another job's result (an
+    evaluation of a trained model)."""
+    return cached(
+        job.slug, job.spec, job.make(torch.device(device)), root, code=job.code
+    )

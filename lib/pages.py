@@ -156,3 +156,29 @@ def glue_run(slug, profile, device, train_s):
     glue("run_machine", Markdown(machine(device)), display=False)
     glue("code_commit", Markdown(f"`{git_sha(slug)}`"), display=False)
     glue("train_min", float(train_s) / 60, display=False)
+
+
+def config_table(config, paper=None):
+    """A frozen config dataclass as the page shows it: one row a field with its value,
+    the paper profile's where `paper` is given and differs, and the source comment
+    of its line in the class (paper section, reference code, or "our choice")."""
+    import dataclasses
+    import inspect
+    import re
+
+    import pandas as pd
+
+    comments = {}
+    for line in inspect.getsource(type(config)).splitlines():
+        match = re.match(r"\s+(\w+):[^#]*#\s*(.*)", line)
+        if match:
+            comments[match[1]] = match[2]
+    rows = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        row = {"field": field.name, "value": value}
+        if paper is not None:
+            theirs = getattr(paper, field.name)
+            row["paper's protocol"] = "" if theirs == value else theirs
+        rows.append(row | {"source": comments.get(field.name, "")})
+    return pd.DataFrame(rows)

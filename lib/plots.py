@@ -165,3 +165,30 @@ def verdict_legend(fig):
         handles=handles, loc="lower center", ncol=5, fontsize="small", frameon=False
     )
     return fig
+
+
+def budget_trends(panels, *, xlabel="epoch", ylabels=None, ncols=3, title=None):
+    """The budget trend: one panel per claim metric, {title: {label: (amounts, values,
+    paper's value)}}, ours along training as a line per model and the paper's value
+    as a dashed line of the same colour; ylabels per panel title."""
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False
+    )
+    axes = axes.ravel()
+    for ax, (name, lines) in zip(axes, panels.items(), strict=False):
+        colors = sns.color_palette("tab10", len(lines))
+        for (label, (amounts, values, paper)), color in zip(
+            lines.items(), colors, strict=True
+        ):
+            ax.plot(amounts, values, marker="o", markersize=3, color=color, label=label)
+            ax.axhline(paper, color=color, linestyle="--", linewidth=1)
+        ax.set(title=name, xlabel=xlabel, ylabel=(ylabels or {}).get(name, ""))
+        ax.set_xscale("log")
+        ax.legend(fontsize="x-small")
+    for ax in axes[len(panels) :]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -194,3 +194,25 @@ class HalveEvery:
             for optimizer in self.optimizers:
                 for group in optimizer.param_groups:
                     group["lr"] /= 2
+
+
+class Snapshots:
+    """The weights of `module` after each of the chosen epochs, kept for a budget
+    trend (its metrics along training): call it after every epoch; resumable."""
+
+    def __init__(self, module, epochs):
+        self.module, self.epochs, self.epoch, self.states = module, set(epochs), 0, {}
+
+    def state_dict(self):
+        return {"epoch": self.epoch, "states": self.states}
+
+    def load_state_dict(self, state):
+        self.epoch, self.states = state["epoch"], state["states"]
+
+    def __call__(self, history=None):
+        self.epoch += 1
+        if self.epoch in self.epochs:
+            self.states[self.epoch] = {
+                name: value.detach().to("cpu", copy=True)
+                for name, value in self.module.state_dict().items()
+            }

@@ -124,6 +124,16 @@ def score_ordering(spec, margins, se, *, n=None, seeds=None, cause=None, evidenc
     return _with_cause(record, cause, evidence, rescore, None, decide)
 
 
+def unmeasured(spec, why, *, seeds=None):
+    """A claim this run could not measure (no successful attack among the images, say):
+    undecided, cause "noise", with the reason as its evidence."""
+    ours = {"mean": float("nan"), "std": 0.0, "se": None, "n_runs": 0}
+    record = _record(spec, ours, tolerance_of(spec), "undecided", seeds)
+    record["cause"] = "noise"
+    record["evidence"] = {"why": why, "decide": {"seeds": None, "points": None}}
+    return record
+
+
 def _share_band(share, tolerance):
     if share >= tolerance - 1e-9:  # a share at the threshold meets it
         return "reproduced"

@@ -240,3 +240,20 @@ def test_the_adversary_may_step_against_the_defender_in_eval_mode():
     )
     # The adversary's step in eval mode, the defender's own in train mode
     assert modes == [False, True] * 4
+
+
+def test_snapshots_keep_the_chosen_epochs_and_resume():
+    from lib.train import Snapshots
+
+    model = nn.Linear(2, 2)
+    snapshots = Snapshots(model, epochs=(1, 3))
+    for epoch in range(1, 4):
+        with torch.no_grad():
+            model.weight.fill_(epoch)
+        snapshots()
+    assert sorted(snapshots.states) == [1, 3]
+    assert snapshots.states[1]["weight"].eq(1).all()
+    assert snapshots.states[3]["weight"].eq(3).all()
+    resumed = Snapshots(model, epochs=(1, 3))
+    resumed.load_state_dict(snapshots.state_dict())
+    assert resumed.epoch == 3 and sorted(resumed.states) == [1, 3]

@@ -220,7 +220,8 @@ def test_noise_is_the_rules_cause_and_unknown_causes_are_refused():
 def test_every_reported_file_meets_the_schema(path):
     doc = json.loads(path.read_text())
     check_reported(doc)
-    assert all("n" in c for c in doc["claims"]), "every paper here states its n"
+    # n: the paper's test points, null where the paper does not say
+    assert all("n" in c for c in doc["claims"]), "every claim states its n"
 
 
 @pytest.mark.parametrize(
@@ -240,3 +241,12 @@ def test_the_schema_refuses_bad_claims(change, message):
         check_reported({"slug": "toy", "claims": [{**spec(), **change}]})
     with pytest.raises(ValueError, match="unique ids"):
         check_reported({"slug": "toy", "claims": [spec(), spec()]})
+
+
+def test_an_unmeasured_claim_is_undecided_and_says_why():
+    from lib.verdicts import unmeasured
+
+    spec = {"id": "c", "description": "d", "kind": "attack", "reported": 34.0}
+    record = unmeasured(spec, "no successful attack among 4 images")
+    assert record["verdict"] == "undecided" and record["cause"] == "noise"
+    assert record["evidence"]["why"].startswith("no successful attack")

@@ -1,0 +1,227 @@
+"""From the evaluations' adversarial examples to the page's numbers: Table 1's rows with
+their per-image spread, the budget trend, the claims scored by the book's rule
+(lib.verdicts) with causes from evidence, and Table 2's k-nearest-neighbour proxy."""
+
+import numpy as np
+import torch
+
+from lib.metrics import l2_norms, predict_proba, predictions
+from lib.uncertainty import Z, binomial_se
+from lib.verdicts import score, score_ordering, unmeasured
+from papers.adversary_critic.config import ATTACKS, METHODS, NETS
+
+ORDER = list(METHODS)
+RHO = [f"rho_{a}" for a in ATTACKS]
+# ρ as Table 1 counts it: DeepFool and our attack over every image (a failure at the
+# norm it reached), C&W over its successes (its failures come back unperturbed).
+FAILURES = {"deepfool": "count", "ours": "count", "cw": "exclude"}
+
+
+def image_rho(model, x, x_adv, y, failures):
+    """Each image's ‖x_adv − x‖₂ / ‖x‖₂ as ρ counts it (0 where the model already
+    errs); failures kept at their norm ("count") or left out ("exclude"). Its mean
+    is lib.metrics.rho_min_norm."""
+    correct = predictions(model, x) == y
+    failed = correct & (predictions(model, x_adv) == y)
+    ratio = torch.where(
+        correct, l2_norms(x, x_adv) / x.flatten(1).norm(dim=1), x.new_zeros(len(x))
+    )
+    return ratio if failures == "count" else ratio[~failed]
+
+
+def confidences(model, x, x_adv, y):
+    """The model's top-class confidence (%) on each example whose prediction the
+    attack changed (Fig. 4's panels)."""
+    changed = (predictions(model, x) == y) & (predictions(model, x_adv) != y)
+    if not changed.any():
+        return x.new_zeros(0)
+    return 100 * predict_proba(model, x_adv[changed]).amax(1)
+
+
+def measure(model, result, x_test, y_test):
+    """One row of Table 1 from an evaluation result (predictions on the first n_test
+    test images, adversarial examples): error %, and per attack ρ, the per-image
+    spread and count behind it, failures and Fig. 4's confidences."""
+    n_test = len(result["predictions"])
+    wrong = (result["predictions"] != y_test[:n_test]).float()
+    row = {"err": 100 * wrong.mean().item(), "n_err": n_test}
+    for attack in ATTACKS:
+        x_adv = result[attack]
+        x, y = x_test[: len(x_adv)], y_test[: len(x_adv)]
+        ratios = image_rho(model, x, x_adv, y, FAILURES[attack])
+        row[f"rho_{attack}"] = ratios.mean().item()
+        row[f"sd_{attack}"] = ratios.std().item() if len(ratios) > 1 else 0.0
+        row[f"n_{attack}"] = len(ratios)
+        correct = predictions(model, x) == y
+        row[f"failures_{attack}"] = int(
+            (correct & (predictions(model, x_adv) == y)).sum()
+        )
+        conf = confidences(model, x, x_adv, y)
+        row[f"conf_{attack}"] = conf.mean().item() if len(conf) else float("nan")
+        row[f"conf_sd_{attack}"] = conf.std().item() if len(conf) > 1 else 0.0
+        row[f"conf_n_{attack}"] = len(conf)
+    test_conf = 100 * predict_proba(model, x_test[: len(result["deepfool"])]).amax(1)
+    row["conf_test"], row["conf_sd_test"] = (
+        test_conf.mean().item(),
+        test_conf.std().item(),
+    )
+    row["conf_n_test"] = len(test_conf)
+    return row
+
+
+# For each claim column: the frame's columns of its value, its per-point spread
+# (None: a rate, binomial) and its count of points.
+POINTS = {
+    "err": (None, "n_err"),
+    **{f"rho_{a}": (f"sd_{a}", f"n_{a}") for a in ATTACKS},
+    "conf_test": ("conf_sd_test", "conf_n_test"),
+    "conf_cw": ("conf_sd_cw", "conf_n_cw"),
+    "conf_ours": ("conf_sd_ours", "conf_n_ours"),
+}
+
+
+def cell(frame, net, method, column):
+    """(values one a seed, point sd, points) of one cell of a frame of rows."""
+    rows = frame[(frame.net == net) & (frame.method == method)].sort_values("seed")
+    sd, n = POINTS[column]
+    return (
+        rows[column].to_numpy(dtype=float),
+        None if sd is None else float(rows[sd].mean()),
+        int(rows[n].min()),
+    )
+
+
+def se_of(frame, net, method, column):
+    values, sd, n = cell(frame, net, method, column)
+    if sd is None:  # a rate in %
+        return binomial_se(float(np.clip(values.mean(), 0, 100)), n)
+    return sd / np.sqrt(n)
+
+
+def margin(frame, pairs, seed):
+    """The weakest of several "a above b" comparisons in one seed: (a − b, se) of the
+    pair with the smallest margin in standard errors. pairs: ((net, a, b, column))."""
+    one = frame[frame.seed == seed]
+    best = None
+    for net, a, b, column in pairs:
+        diff = cell(one, net, a, column)[0][0] - cell(one, net, b, column)[0][0]
+        se = np.hypot(se_of(one, net, a, column), se_of(one, net, b, column))
+        if best is None or diff / max(se, 1e-12) < best[0] / max(best[1], 1e-12):
+            best = (diff, se)
+    return best
+
+
+def ordering_pairs(claim_id):
+    """The comparisons an ordering claim makes, each "a above b"."""
+    if claim_id == "ours_largest_rho":
+        return [(n, "ours", m, c) for n in NETS for c in RHO for m in ORDER[:-1]]
+    if claim_id == "rho_ranking":
+        return [
+            (n, b, a, c)
+            for n in NETS
+            for c in RHO
+            for a, b in zip(ORDER[:-1], ORDER[1:], strict=True)
+        ]
+    if claim_id == "ours_pays_clean_error":
+        return [(n, "ours", m, "err") for n in NETS for m in ("at", "vat", "mm")]
+    raise ValueError(f"no ordering named {claim_id!r}")
+
+
+def trend_of(spec, frames):
+    """The claim's value (mean over seeds) at each kept epoch: [(epoch, value)]; an
+    ordering's weakest margin."""
+    out = []
+    for epoch, frame in sorted(frames.items()):
+        if spec["kind"] == "ordering":
+            seeds = sorted(frame.seed.unique())
+            value = np.mean(
+                [margin(frame, ordering_pairs(spec["id"]), s)[0] for s in seeds]
+            )
+        else:
+            value = cell(frame, spec["net"], spec["method"], spec["column"])[0].mean()
+        out.append((epoch, float(value)))
+    return out
+
+
+def moves_toward(spec, trend, se):
+    """Whether the trend's last value is closer to the paper's than its first by more
+    than 2 se (an ordering: its margin grows by that much)."""
+    (_, first), (_, last) = trend[0], trend[-1]
+    if spec["kind"] == "ordering":
+        return last - first > Z * se
+    return abs(first - spec["reported"]) - abs(last - spec["reported"]) > Z * se
+
+
+def scored(spec, frames, seeds):
+    """One claim by lib.verdicts, from the rows of its final epoch (the last frame)
+    and, for a miss, its trend along the kept epochs: `budget` where more training
+    moves it toward the paper's value, `open` (with the trend as what was tried)."""
+    final = frames[max(frames)]
+    if spec["kind"] == "ordering":
+        margins = [margin(final, ordering_pairs(spec["id"]), s) for s in seeds]
+
+        def rule(**cause):
+            return score_ordering(
+                spec,
+                [m for m, _ in margins],
+                [s for _, s in margins],
+                seeds=seeds,
+                **cause,
+            )
+
+        se = float(np.mean([s for _, s in margins]))
+    else:
+        values, sd, n = cell(final, spec["net"], spec["method"], spec["column"])
+        if not np.isfinite(values).all() or n == 0:
+            return unmeasured(spec, f"no image to measure it on among {n}", seeds=seeds)
+
+        def rule(**cause):
+            return score(spec, values, n=n, point_sd=sd, seeds=seeds, **cause)
+
+        se = None
+    record = rule()
+    if record["verdict"] in ("reproduced", "undecided"):
+        return record
+    trend = trend_of(spec, frames)
+    se = record["ours_se"] if se is None else se
+    if len(trend) > 1 and moves_toward(spec, trend, se):
+        return rule(cause="budget", evidence={"trend": trend})
+    shown = ", ".join(f"{value:.3g} at epoch {epoch}" for epoch, value in trend)
+    return rule(
+        evidence={"tried": f"the budget trend ({shown}) does not approach the paper's"}
+    )
+
+
+def judge(x, train_x, train_y, k, batch_size=500):
+    """k-NN labels of x by pixel L2 distance to the training images (ties: nearest):
+    Table 2's automatic proxy for the human labels."""
+    labels = []
+    for i in range(0, len(x), batch_size):
+        near = (
+            torch.cdist(x[i : i + batch_size].flatten(1), train_x.flatten(1))
+            .topk(k, largest=False)
+            .indices
+        )
+        votes = torch.nn.functional.one_hot(train_y[near], 10).sum(1).float()
+        votes += 0.5 * torch.nn.functional.one_hot(train_y[near[:, 0]], 10)
+        labels.append(votes.argmax(1))
+    return torch.cat(labels)
+
+
+def proxy_row(model, x, y, x_adv, labels_of):
+    """Table 2's proxy for one model: of the correctly classified images whose
+    prediction our attack changed, the share the judge labels with the adversarial
+    target and with the original class (%)."""
+    pred_clean, pred_adv = predictions(model, x), predictions(model, x_adv)
+    changed = (pred_clean == y) & (pred_adv != y)
+    labels = labels_of(x_adv[changed])
+    return {
+        "n": int(changed.sum()),
+        "target": 100 * (labels == pred_adv[changed]).float().mean().item(),
+        "original": 100 * (labels == y[changed]).float().mean().item(),
+    }
+
+
+def paper_names(frame):
+    """A frame indexed by (net, method), its index under the paper's names."""
+    return frame.rename(index=NETS, level=0).rename(index=METHODS, level=1)
