@@ -22,7 +22,7 @@ PYTEST = MPLBACKEND=Agg NB=$(NB) $(PINNED) $(BIN)/python -m pytest -p no:cachepr
 export PYTHONPATH := $(CURDIR)
 # No MPLBACKEND here: a notebook kernel started with MPLBACKEND=Agg keeps its figures out of its outputs.
 
-.PHONY: setup book lint unit test portable execute jobs goldens bench clean
+.PHONY: setup book lint unit test portable execute jobs adopt goldens bench clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,17 @@ execute: setup
 jobs: setup
 	$(if $(NB),,$(error make jobs needs NB=<slug>))
 	$(BIN)/python tools/run_jobs.py $(NB) --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS))
+
+# A rewritten page waiting in drafts/ takes its place once `make jobs` has trained its models (drafts/README.md):
+# its text and reported numbers move into book/ and data/, and the page is executed and its golden made.
+adopt: setup
+	$(if $(wildcard drafts/$(NB).md),,$(error make adopt needs NB=<slug> with a drafts/<slug>.md))
+	mv drafts/$(NB).md book/text/$(NB).md
+	mv drafts/$(NB).reported.json data/reported/$(NB).json
+	$(BIN)/jupytext --sync book/text/$(NB).md
+	$(BIN)/python tools/execute_notebook.py book/$(NB).ipynb book/$(NB).ipynb -p profile $(PROFILE)
+	$(PINNED) $(BIN)/python tools/execute_notebook.py book/$(NB).ipynb tests/notebooks/$(NB).smoke.ipynb \
+		-p profile smoke
 
 # The goldens in another numeric environment, as another x86-64 CPU gives it: two threads, and PyTorch, MKL and
 # oneDNN free to use this CPU's widest instructions. They must still pass, within the tolerances of tests/golden.py.

@@ -34,6 +34,9 @@ VERSIONS = {  # name: the code that runs, its iterations (APGD, FAB), Square's q
     "published": {"code": "pyautoattack 0.2.0", "iterations": 100, "queries": 5000},
     "torchattacks-100": {"code": _TA, "iterations": 100, "queries": 5000},
     "torchattacks-10": {"code": _TA, "iterations": 10, "queries": 5000},
+    # The smoke profile's, for the tests' minute: every part a token effort; never a
+    # result a page reports
+    "smoke": {"code": _TA, "iterations": 2, "queries": 50},
 }
 # The book profile's test points on every page, the first of the MNIST test set: one
 # n, so the leaderboard ranks every defense on the same points.
@@ -81,9 +84,14 @@ def _published(model, norm, eps, seed, device):
     return lambda x, y: attack.run_standard_evaluation(x, y, batch_size=len(x))[0]
 
 
-def _torchattacks(model, norm, eps, seed, iterations):
+def _effort(version):
+    return {k: VERSIONS[version][k] for k in ("iterations", "queries")}
+
+
+def _torchattacks(model, norm, eps, seed, iterations, queries):
     """torchattacks' four attacks set to the published parameters (APGD-T and FAB-T
-    target the 9 other classes), at the given iterations: (x, y) -> x_adv."""
+    target the 9 other classes), at the given iterations and Square queries: (x, y)
+    -> x_adv."""
     if iterations == 10:  # torchattacks' own "standard", as the executed pages ran it
         return torchattacks.AutoAttack(
             model, norm=norm, eps=eps, version="standard", n_classes=10, seed=seed
@@ -95,7 +103,7 @@ def _torchattacks(model, norm, eps, seed, iterations):
             APGDT(model, steps=iterations, n_classes=10, **common),
             FAB(model, steps=iterations, multi_targeted=True, n_classes=10, **common),
             # The published Square keeps p's schedule at 5,000 queries (no rescaling)
-            Square(model, n_queries=5000, p_init=0.8, resc_schedule=False, **common),
+            Square(model, n_queries=queries, p_init=0.8, resc_schedule=False, **common),
         ]
     )
 
@@ -128,7 +136,7 @@ def adversarial_examples(
     if version == "published":
         attack = _published(model, norm, eps, seed, device)
     else:
-        attack = _torchattacks(model, norm, eps, seed, VERSIONS[version]["iterations"])
+        attack = _torchattacks(model, norm, eps, seed, **_effort(version))
     with (
         _frozen(model),
         _quiet(),

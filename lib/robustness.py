@@ -18,6 +18,26 @@ from lib.metrics import EVAL_BATCH, attacked, predictions
 # Larger radii for the check that accuracy falls to about 0 as ε grows: at L∞ 0.5 any
 # image can be turned uniform grey, and L2 6 is about two-thirds of a digit's norm.
 SWEEP = {"Linf": (0.2, 0.3, 0.5), "L2": (3.0, 6.0)}
+# How hard evaluate works, by name: "book" on every page (its defaults: the book's PGD
+# of 20 steps, 100 steps and 3 restarts for the masking check, Square alone at 1,000
+# queries, AutoAttack as published), "smoke" a token effort for the tests' minute
+EFFORTS = {
+    "book": {},
+    "smoke": {
+        "steps": 2,
+        "more_steps": 4,
+        "more_restarts": 2,
+        "square_queries": 50,
+        "version": "smoke",
+    },
+}
+
+
+def evaluate_at(effort, model, x, y):
+    """evaluate at a named effort (EFFORTS), at the book's two threat models."""
+    if effort not in EFFORTS:
+        raise ValueError(f"effort must be one of {sorted(EFFORTS)}, got {effort!r}")
+    return evaluate(model, x, y, **EFFORTS[effort])
 
 
 def evaluate(

@@ -361,3 +361,13 @@ def claim(claim_id, description, kind, reported, values, cause=None):
         "verdict": judged,
         "cause": None if judged == "reproduced" else cause,
     }
+
+
+def weakest(comparisons):
+    """The comparison an ordering stands or falls on: of (margin, se) pairs, each
+    "a above b" by margin with its standard error, the one with the smallest margin in
+    standard errors."""
+    comparisons = list(comparisons)
+    if not comparisons:
+        raise ValueError("weakest needs at least one (margin, se) comparison")
+    return min(comparisons, key=lambda c: c[0] / max(c[1], 1e-12))

@@ -7,7 +7,7 @@ import ray
 import torch
 
 from lib.jobs import Job, run
-from papers.learning_with_adversary.experiment import train_stack
+from papers.learning_with_adversary.training import train_stack
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from torch import nn
 
 from lib.data import Batches
 from lib.models import mlp
-from papers.learning_with_adversary.experiment import network, split, train_stack
 from papers.learning_with_adversary.lwa import (
     alpha_direction,
     loss_direction,
@@ -15,6 +14,7 @@ from papers.learning_with_adversary.lwa import (
     train_lwa,
 )
 from papers.learning_with_adversary.models import lwa_mlp, representation_split
+from papers.learning_with_adversary.training import network, split, train_stack
 
 HIDDEN = (32, 32)
 

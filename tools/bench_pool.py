@@ -20,7 +20,7 @@ from bench_training import FlopCount, load, roofline
 
 from lib.cache import cached
 from lib.jobs import Job, run
-from papers.learning_with_adversary.experiment import train_stack
+from papers.learning_with_adversary.training import train_stack
 
 SLUG = "learning_with_adversary"
 # The page's stacks (Tables 1 and 2, three seeds, Normal one more), the longest first:

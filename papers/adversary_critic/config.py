@@ -71,14 +71,8 @@ class EvalConfig:
     fig2_steps: int = 200  # Fig. 2: steps of the targeted attack (our choice)
     fig2_confidence: float = 0.95  # Fig. 2: "at least 95 %"
     judge_k: int = 3  # Table 2 proxy: k of the k-NN judge (our choice)
-    eps_l2: float = 1.5  # beyond the paper: AutoAttack / PGD L2 radius (our choice)
-    eps_linf: float = 0.1  # beyond the paper: L∞ radius, AT's training ε (our choice)
-    pgd_steps: int = 20  # beyond the paper: the book's PGD
-    pgd_step_factor: float = 2.5  # beyond the paper: steps of 2.5·ε / pgd_steps (ours)
-    pgd_steps_more: int = 100  # masking check: more steps...
-    pgd_restarts_more: int = 3  # ...and restarts
     n_autoattack: int = 500  # beyond the paper: the book's common test points
-    autoattack: str = "published"  # lib.autoattack.VERSIONS: AutoAttack as published
+    beyond: str = "book"  # lib.robustness.EFFORTS: the common evaluation, in full
     n_timed: int = 4  # batches timed per method and network (the first is not counted)
 
 
@@ -106,12 +100,9 @@ PROFILES = {
             n_trend_cw=4,
             n_fig=4,
             fig2_steps=3,
-            pgd_steps=2,
-            pgd_steps_more=4,
-            pgd_restarts_more=2,
             n_timed=1,
             n_autoattack=20,
-            autoattack="torchattacks-10",
+            beyond="smoke",
         ),
     ),
 }

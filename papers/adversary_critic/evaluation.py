@@ -121,34 +121,11 @@ def trend_job(*, model, device, n_test, n_trend, n_trend_cw, **settings):
     return out
 
 
-def beyond_job(
-    *,
-    model,
-    device,
-    n_autoattack,
-    eps_linf,
-    eps_l2,
-    pgd_steps,
-    pgd_step_factor,
-    pgd_steps_more,
-    pgd_restarts_more,
-    autoattack,
-):
-    """A job: the book's common evaluation of the final model (lib.robustness) on the
-    first n_autoattack test images."""
-    net = network(model, device)
+def beyond_job(*, model, device, n_autoattack, beyond):
+    """A job: the book's common evaluation of the final model (lib.robustness, at the
+    effort `beyond`) on the first n_autoattack test images."""
     x, y = test_images(n_autoattack, device)
-    return robustness.evaluate(
-        net,
-        x,
-        y,
-        threat_models={"Linf": eps_linf, "L2": eps_l2},
-        steps=pgd_steps,
-        step_factor=pgd_step_factor,
-        more_steps=pgd_steps_more,
-        more_restarts=pgd_restarts_more,
-        version=autoattack,
-    )
+    return robustness.evaluate_at(beyond, network(model, device), x, y)
 
 
 # Each evaluation: its job function and the EvalConfig fields it reads
@@ -158,19 +135,7 @@ JOBS = {
         trend_job,
         ("n_test", "n_trend", "n_trend_cw", *TABLE1[2:]),
     ),
-    "beyond": (
-        beyond_job,
-        (
-            "n_autoattack",
-            "eps_linf",
-            "eps_l2",
-            "pgd_steps",
-            "pgd_step_factor",
-            "pgd_steps_more",
-            "pgd_restarts_more",
-            "autoattack",
-        ),
-    ),
+    "beyond": (beyond_job, ("n_autoattack", "beyond")),
 }
 
 

@@ -1,127 +1,82 @@
-"""The page's models as jobs for lib/jobs.py: the seeds of one method trained as one
-stack on the first n_train of the 50,000 training images (§4), as the page trains them
-(its Fig. 2 curve and the L∞ readings of Goodfellow's method stay on the page)."""
+"""What the Learning with Adversary page trains and evaluates, as job lists (lib.jobs):
+every row of Tables 1 and 2 as one stack of seeds, the readings' rows beside them, and
+each stack's evaluations. `python tools/run_jobs.py learning_with_adversary` runs them
+all ahead of the page, which then loads them from the cache."""
 
-import functools
+from lib import jobs
+from lib.profiles import resolve_profile
+from papers.learning_with_adversary import evaluation
+from papers.learning_with_adversary.config import PROFILES, SLUG
+from papers.learning_with_adversary.training import ABLATION, LINF, train_stack
 
-import torch
-from torch import nn
-
-from lib.data import load_mnist
-from lib.stack import stack_seeds, unstack
-from lib.stack_optim import StackedAdam, StackedBatches
-from lib.train import train
-from papers.learning_with_adversary.attacks import adv_loss_sign
-from papers.learning_with_adversary.lwa import (
-    alpha_direction,
-    loss_direction,
-    train_lwa,
-)
-from papers.learning_with_adversary.models import (
-    caffe_lenet,
-    lwa_mlp,
-    representation_split,
-)
-
-ABLATION = "LWA (Adv_Loss)"  # LWA with the Adv_Loss direction
-METHODS = ("undefended", "Dropout", "Goodfellow", "LWA", "LWA_Rep", ABLATION)
-ARCHS = ("MLP", "LeNet")
+TRAINING = ("hidden", "dropout", "goodfellow_eps", "lr", "batch_size", "split_seed")
 
 
-def train_stack(
-    *,
-    arch,
-    method,
-    seeds,
-    epochs,
-    n_train,
-    device,
-    hidden=(1000, 1000),
-    dropout=0.5,
-    input_dropout=0.0,
-    units="relu",
-    rep_layers=1,
-    c=1.5,
-    relative_c=False,
-    goodfellow_eps=1.5,
-    lr=1e-3,
-    batch_size=100,
-    split_seed=0,
-):
-    """{"states": each member's weights, "losses": each member's per-epoch loss}: Adam
-    on the cross-entropy; Goodfellow's method half clean, half L2-sign-perturbed; LWA
-    on the pseudo-samples alone (train_lwa). The page's `fit` as a job. Readings:
-    input_dropout (the Dropout row's), units and rep_layers (models.lwa_mlp),
-    relative_c (train_lwa)."""
-    if arch not in ARCHS or method not in METHODS:
-        raise ValueError(
-            f"arch must be one of {ARCHS} and method one of {METHODS}, got "
-            f"{arch!r}, {method!r}"
-        )
-    x, y = training_images(split_seed, n_train, device)
-    options = dict(input_dropout=input_dropout, units=units, rep_layers=rep_layers)
-    model = stack_seeds(
-        lambda: network(arch, method, hidden, dropout, device, **options), seeds
-    )
-    batches = StackedBatches(x, y, batch_size=batch_size, seeds=seeds)
-    common = dict(
-        epochs=epochs,
-        optimizer=StackedAdam(model.parameters(), lr=lr),
-        desc=f"{arch} {method}",
-    )
-    if method in ("undefended", "Dropout"):
-        losses = train(model, batches, **common)
-    elif method == "Goodfellow":
-        perturb = functools.partial(adv_loss_sign, eps=goodfellow_eps, clip=False)
-        losses = train(model, batches, perturb=perturb, **common)
-    else:
-        direction = loss_direction if method == ABLATION else alpha_direction
-        losses = train_lwa(
-            *split(method, model, rep_layers),
-            batches,
-            c=c,
-            direction=direction,
-            relative_c=relative_c,
-            **common,
-        )
-    return {
-        "states": [member.state_dict() for member in unstack(model)],
-        "losses": [[epoch[e] for epoch in losses] for e in range(len(seeds))],
+def row_specs(cfg, seeds):
+    """{(arch, row): train_stack's spec}: the paper's rows, then the readings' rows on
+    the same seeds. The undefended networks train one seed more: the Fixed sets of
+    seed s are made on the undefended network of seed s + 1."""
+    seeds = list(seeds)
+    base = {name: getattr(cfg, name) for name in TRAINING}
+    base |= {"epochs": cfg.epochs, "n_train": cfg.n_train, "c": cfg.c}
+
+    def spec(arch, method, members=seeds, keep=cfg.trend_epochs, **options):
+        head = {"arch": arch, "method": method, "seeds": members, "keep": list(keep)}
+        return head | base | options
+
+    every_epoch = range(1, cfg.epochs + 1)  # Fig. 2: LWA's LeNet after each epoch
+    rows = {
+        ("MLP", "undefended"): spec("MLP", "undefended", [*seeds, len(seeds)]),
+        **{("MLP", m): spec("MLP", m) for m in ("Dropout", "Goodfellow", "LWA")},
+        ("MLP", "LWA_Rep"): spec("MLP", "LWA_Rep"),
+        ("LeNet", "undefended"): spec("LeNet", "undefended", [*seeds, len(seeds)]),
+        ("LeNet", "LWA"): spec("LeNet", "LWA", keep=every_epoch),
+        ("MLP", ABLATION): spec("MLP", ABLATION),
+        ("MLP", f"Dropout (input {cfg.input_dropout:g})"): spec(
+            "MLP", "Dropout", input_dropout=cfg.input_dropout
+        ),
+        ("MLP", f"LWA_Rep (c = {cfg.rep_relative_c:g}·‖h‖)"): spec(
+            "MLP", "LWA_Rep", c=cfg.rep_relative_c, relative_c=True
+        ),
+        ("MLP", f"LWA_Rep ({cfg.rep_units})"): spec(
+            "MLP", "LWA_Rep", units=cfg.rep_units
+        ),
     }
+    for eps in cfg.goodfellow_linf:
+        rows["MLP", f"{LINF[:-1]} {eps:g})"] = spec("MLP", LINF, goodfellow_linf=eps)
+    return rows
 
 
-def training_images(split_seed, n_train, device):
-    """The first n_train of the 50,000 training images that a fixed permutation of
-    MNIST's 60,000 sets apart (§4: the other 10,000 validate)."""
-    if not 1 <= n_train <= 50_000:
-        raise ValueError(f"n_train must be in [1, 50000], got {n_train}")
-    x_all, y_all = load_mnist("train", device=device)
-    generator = torch.Generator().manual_seed(split_seed)
-    order = torch.randperm(len(x_all), generator=generator).to(device)
-    index = order[:50_000][:n_train]
-    return x_all[index], y_all[index]
+def sweep_spec(cfg, seed, h_norm):
+    """LWA_Rep at c = fractions of the undefended MLP's median ‖h‖ (h_norm), one seed,
+    the fractions as the members of one stack."""
+    cs = [round(r * h_norm, 3) for r in cfg.rep_c_ratios]
+    spec = row_specs(cfg, [seed])["MLP", "LWA_Rep"]
+    return spec | {"seeds": [seed] * len(cs), "c": cs, "keep": []}
 
 
-def network(
-    arch, method, hidden, dropout, device, input_dropout=0.0, units="relu", rep_layers=1
-):
-    """The network of a row; the dropout rates apply to the Dropout row alone."""
-    if arch == "LeNet":
-        return caffe_lenet().to(device)
-    rates = (dropout, input_dropout) if method == "Dropout" else (0.0, 0.0)
-    return lwa_mlp(
-        hidden,
-        dropout=rates[0],
-        input_dropout=rates[1],
-        units=units,
-        rep_layers=rep_layers,
-    ).to(device)
+def training_jobs(specs):
+    return {key: jobs.Job(SLUG, train_stack, spec) for key, spec in specs.items()}
 
 
-def split(method, model, rep_layers=1):
-    """(representation, classifier): LWA_Rep perturbs the output of the first
-    rep_layers hidden layers (Algorithm 3), every other method the input (Algorithm
-    2)."""
-    if method == "LWA_Rep":
-        return representation_split(model, rep_layers)
-    return nn.Identity(), model
+def evaluation_jobs(specs, eval_cfg):
+    """Each stack's evaluations: {(kind, arch, row): Job}."""
+    out = {}
+    for (arch, row), spec in specs.items():
+        fixed = specs[arch, "undefended"]
+        lenet = specs.get(("LeNet", "undefended"), fixed)
+        for kind in evaluation.kinds(arch, row):
+            out[kind, arch, row] = evaluation.job(kind, spec, fixed, lenet, eval_cfg)
+    return out
+
+
+def run_all(profile, workers=None):
+    train_cfg, eval_cfg = resolve_profile(PROFILES, profile)
+    seeds = range(eval_cfg.seeds)
+    specs = row_specs(train_cfg, seeds)
+    jobs.run(training_jobs(specs).values(), workers=workers)
+    normal = jobs.result(training_jobs(specs)["MLP", "undefended"])
+    h_norm = evaluation.feature_norm_of(normal["states"][0], train_cfg)
+    specs["MLP", "LWA_Rep sweep"] = sweep_spec(train_cfg, 0, h_norm)
+    jobs.run(training_jobs(specs).values(), workers=workers)
+    jobs.run(evaluation_jobs(specs, eval_cfg).values(), workers=workers)

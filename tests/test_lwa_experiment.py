@@ -1,0 +1,104 @@
+"""Learning with Adversary's experiment: its rows as stacks that keep their weights
+along training, and its claims scored with the readings run beside them."""
+
+import dataclasses
+
+import pandas as pd
+import pytest
+import torch
+
+from papers.learning_with_adversary import report
+from papers.learning_with_adversary.config import COLUMNS, PROFILES
+from papers.learning_with_adversary.experiment import row_specs, sweep_spec
+from papers.learning_with_adversary.training import train_stack
+
+
+def test_the_rows_are_the_papers_then_the_readings_on_the_same_seeds():
+    cfg = PROFILES["book"][0]
+    specs = row_specs(cfg, [0, 1, 2])
+    assert specs["MLP", "undefended"]["seeds"] == [0, 1, 2, 3]  # the Fixed sets' source
+    assert specs["LeNet", "LWA"]["keep"] == list(range(1, cfg.epochs + 1))
+    readings = [row for _, row in specs if "(" in row]
+    assert "Goodfellow (L∞ 0.25)" in readings and "Dropout (input 0.2)" in readings
+    assert all(specs["MLP", r]["seeds"] == [0, 1, 2] for r in readings)
+    sweep = sweep_spec(cfg, 0, h_norm=10.0)
+    assert sweep["seeds"] == [0] * 4 and sweep["c"] == [0.5, 1.0, 2.0, 4.0]
+
+
+def test_a_stack_keeps_each_members_weights_at_the_chosen_epochs():
+    spec = row_specs(
+        dataclasses.replace(
+            PROFILES["smoke"][0], n_train=200, epochs=2, trend_epochs=(1,)
+        ),
+        [0, 1],
+    )["MLP", "Goodfellow"]
+    result = train_stack(**spec, device="cpu")
+    assert sorted(result["trend"]) == [1] and len(result["trend"][1]) == 2
+    first = next(iter(result["states"][0]))
+    assert not torch.equal(result["trend"][1][0][first], result["states"][0][first])
+
+
+def rows(accuracies):
+    """Validation rows, one seed: {(arch, row): accuracy in every column}."""
+    return pd.DataFrame(
+        [
+            {"arch": a, "row": r, "seed": 0, **dict.fromkeys(COLUMNS, v)}
+            for (a, r), v in accuracies.items()
+        ]
+    )
+
+
+SPEC = {
+    "id": "mlp_goodfellow_loss",
+    "description": "MLP Goodfellow: accuracy on Adv_Loss",
+    "kind": "attack",
+    "reported": 71.3,
+    "model": "MLP",
+    "method": "Goodfellow",
+    "column": "Adv_Loss",
+}
+
+
+def test_a_reading_on_the_same_seeds_within_tolerance_is_the_cause():
+    final = rows({("MLP", "Goodfellow"): 50.0, ("MLP", "Goodfellow (L∞ 0.25)"): 71.0})
+    record = report.scored(
+        SPEC,
+        {13: final},
+        [0],
+        10_000,
+        readings={"Goodfellow": ["Goodfellow (L∞ 0.25)"]},
+    )
+    assert record["verdict"] == "not reproduced" and record["cause"] == "reading"
+    assert record["evidence"]["reading"] == "Goodfellow (L∞ 0.25)"
+
+
+def test_without_a_reading_or_a_trend_the_miss_is_open_and_says_what_was_tried():
+    final = rows({("MLP", "Goodfellow"): 50.0, ("MLP", "Goodfellow (L∞ 0.1)"): 40.0})
+    earlier = rows({("MLP", "Goodfellow"): 60.0, ("MLP", "Goodfellow (L∞ 0.1)"): 40.0})
+    record = report.scored(
+        SPEC,
+        {1: earlier, 13: final},
+        [0],
+        10_000,
+        readings={"Goodfellow": ["Goodfellow (L∞ 0.1)"]},
+    )
+    assert record["cause"] == "open"
+    assert "Goodfellow (L∞ 0.1): 40" in record["evidence"]["tried"]
+    assert "60 at epoch 1, 50 at epoch 13" in record["evidence"]["tried"]
+
+
+def test_an_ordering_stands_on_its_weakest_comparison():
+    final = rows(
+        {
+            ("MLP", m): v
+            for m, v in {
+                "undefended": 90.0,
+                "Dropout": 90.0,
+                "Goodfellow": 95.0,
+                "LWA": 96.0,
+                "LWA_Rep": 99.0,
+            }.items()
+        }
+    )
+    margin, se = report.Orderings(final, 10_000).margin("lwa_best_mlp", 0)
+    assert margin == pytest.approx(-3.0) and se > 0
