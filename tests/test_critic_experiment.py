@@ -105,3 +105,20 @@ def test_budget_is_the_cause_only_where_training_moves_toward_the_paper(
         assert record["evidence"]["trend"] == [(1, first), (10, last)]
     else:
         assert "does not approach" in record["evidence"]["tried"]
+
+
+def test_a_reading_that_lands_within_tolerance_is_the_cause():
+    spec = {
+        "id": "rho_deepfool_fc_at",
+        "description": "FC AT: ρ under DeepFool",
+        "kind": "norm",
+        "reported": 0.228,
+        "net": "fc",
+        "method": "at",
+        "column": "rho_deepfool",
+    }
+    final = frame({("fc", "at"): 0.15, ("fc", "ours"): 0.3})
+    glorot = frame({("fc", "at"): 0.22})
+    record = report.scored(spec, {10: final}, [0], reading=("Glorot", glorot))
+    assert record["verdict"] == "not reproduced" and record["cause"] == "reading"
+    assert record["evidence"]["reading"] == "Glorot"

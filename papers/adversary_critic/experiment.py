@@ -1,7 +1,7 @@
 """What the adversary critic's page trains and evaluates, as job lists (lib.jobs): the
-ten models of each seed, then each model's evaluations. `python -m
-papers.adversary_critic.experiment <profile>` runs them all, in the background, before
-the page is executed; the page then loads them from the cache."""
+ten models of each seed, each model's evaluations, and a reading's models: the four
+baselines initialised as their own code does (Glorot). `python tools/run_jobs.py
+adversary_critic` runs them all ahead of the page, which then loads them."""
 
 import dataclasses
 import sys
@@ -14,6 +14,8 @@ from papers.adversary_critic.training import train_model
 
 # Ours first: the longest jobs start first, so the pool ends together.
 ORDER = [(net, method) for method in reversed(METHODS) for net in reversed(NETS)]
+BASELINES = [m for m in METHODS if m != "ours"]
+GLOROT = "glorot"  # the reading: margin_maximization's Lasagne (Glorot) initialisation
 
 
 def model_spec(net, method, seed, train_cfg):
@@ -45,11 +47,37 @@ def evaluation_jobs(train_cfg, eval_cfg, seeds):
     return out
 
 
+def reading_jobs(train_cfg, eval_cfg, seeds):
+    """The Glorot reading: the baselines trained as the main models but initialised as
+    their own code, and Table 1 on them: {(kind, net, method, seed): Job}, kind
+    "train" or "table1"."""
+    glorot = dataclasses.replace(train_cfg, baseline_init=GLOROT)
+    out = {}
+    for seed in seeds:
+        for net in NETS:
+            for method in BASELINES:
+                spec = model_spec(net, method, seed, glorot)
+                out["train", net, method, seed] = jobs.Job(SLUG, train_model, spec)
+                out["table1", net, method, seed] = evaluation.job(
+                    "table1", spec, eval_cfg
+                )
+    return out
+
+
 def run_all(profile, workers=None):
+    """Every job of the page in one pool: the models, then their evaluations, those of
+    the models that finish first first, so that a worker done with training evaluates
+    while the longest training goes on."""
     train_cfg, eval_cfg = resolve_profile(PROFILES, profile)
     seeds = range(eval_cfg.seeds)
-    jobs.run(training_jobs(train_cfg, seeds).values(), workers=workers)
-    jobs.run(evaluation_jobs(train_cfg, eval_cfg, seeds).values(), workers=workers)
+    cheapest_first = list(reversed(ORDER))
+    evaluations = sorted(
+        evaluation_jobs(train_cfg, eval_cfg, seeds).items(),
+        key=lambda item: cheapest_first.index(item[0][1:3]),
+    )
+    every = [*training_jobs(train_cfg, seeds).values(), *(j for _, j in evaluations)]
+    readings = reading_jobs(train_cfg, eval_cfg, seeds)
+    jobs.run([*every, *readings.values()], workers=workers)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ their per-image spread, the budget trend, the claims scored by the book's rule
 (lib.verdicts) with causes from evidence, and Table 2's k-nearest-neighbour proxy."""
 
 import numpy as np
+import pandas as pd
 import torch
 
 from lib.metrics import l2_norms, predict_proba, predictions
@@ -152,44 +153,71 @@ def moves_toward(spec, trend, se):
     return abs(first - spec["reported"]) - abs(last - spec["reported"]) > Z * se
 
 
-def scored(spec, frames, seeds):
-    """One claim by lib.verdicts, from the rows of its final epoch (the last frame)
-    and, for a miss, its trend along the kept epochs: `budget` where more training
-    moves it toward the paper's value, `open` (with the trend as what was tried)."""
+def scored(spec, frames, seeds, reading=None):
+    """One claim by lib.verdicts, from the rows of its final epoch (the last frame),
+    and for a miss its cause: `reading` (name, rows of the baselines trained another
+    way on the same seeds) where it lands within tolerance; `budget` where the trend
+    along the kept epochs moves toward the paper's value; else `open`, with what was
+    tried."""
     final = frames[max(frames)]
-    if spec["kind"] == "ordering":
-        margins = [margin(final, ordering_pairs(spec["id"]), s) for s in seeds]
-
-        def rule(**cause):
-            return score_ordering(
-                spec,
-                [m for m, _ in margins],
-                [s for _, s in margins],
-                seeds=seeds,
-                **cause,
-            )
-
-        se = float(np.mean([s for _, s in margins]))
-    else:
-        values, sd, n = cell(final, spec["net"], spec["method"], spec["column"])
-        if not np.isfinite(values).all() or n == 0:
-            return unmeasured(spec, f"no image to measure it on among {n}", seeds=seeds)
-
-        def rule(**cause):
-            return score(spec, values, n=n, point_sd=sd, seeds=seeds, **cause)
-
-        se = None
+    rule = claim_rule(spec, final, seeds)
     record = rule()
     if record["verdict"] in ("reproduced", "undecided"):
         return record
+    tried = []
+    if reading is not None and spec.get("method", "baselines") != "ours":
+        name, rows = reading
+        other = reading_values(spec, final, rows, seeds)
+        result = rule(other)
+        if result["verdict"] == "reproduced":
+            evidence = {"reading": name, "values": other, "seeds": list(seeds)}
+            return rule(cause="reading", evidence=evidence)
+        tried.append(f"{name}: {result['ours_mean']:.3g} ({result['verdict']})")
     trend = trend_of(spec, frames)
-    se = record["ours_se"] if se is None else se
+    se = record["ours_se"]
+    if spec["kind"] == "ordering":
+        se = float(np.mean(record["margin"]["se"]))
     if len(trend) > 1 and moves_toward(spec, trend, se):
-        return rule(cause="budget", evidence={"trend": trend})
+        return rule(
+            cause="budget", evidence={"trend": trend, "tried": "; ".join(tried)}
+        )
     shown = ", ".join(f"{value:.3g} at epoch {epoch}" for epoch, value in trend)
-    return rule(
-        evidence={"tried": f"the budget trend ({shown}) does not approach the paper's"}
-    )
+    tried.append(f"the budget trend ({shown}) does not approach the paper's")
+    return rule(evidence={"tried": "; ".join(tried)})
+
+
+def claim_rule(spec, final, seeds):
+    """rule(other=None, **cause): the claim scored on the final rows, or on `other`
+    values (a reading's)."""
+    if spec["kind"] == "ordering":
+        margins = [margin(final, ordering_pairs(spec["id"]), s) for s in seeds]
+        ours = {"margins": [m for m, _ in margins], "se": [s for _, s in margins]}
+
+        def rule(other=None, **cause):
+            m = ours if other is None else other
+            return score_ordering(spec, m["margins"], m["se"], seeds=seeds, **cause)
+
+        return rule
+    values, sd, n = cell(final, spec["net"], spec["method"], spec["column"])
+    if not np.isfinite(values).all() or n == 0:
+        record = unmeasured(spec, f"no image to measure it on among {n}", seeds=seeds)
+        return lambda other=None, **cause: record
+
+    def rule(other=None, **cause):
+        other = values if other is None else other
+        return score(spec, other, n=n, point_sd=sd, seeds=seeds, **cause)
+
+    return rule
+
+
+def reading_values(spec, final, rows, seeds):
+    """What score takes for the claim with the baselines' rows replaced by `rows`."""
+    kept = final[final.method == "ours"]
+    swapped = pd.concat([rows, kept], ignore_index=True)
+    if spec["kind"] == "ordering":
+        margins = [margin(swapped, ordering_pairs(spec["id"]), s) for s in seeds]
+        return {"margins": [m for m, _ in margins], "se": [s for _, s in margins]}
+    return cell(swapped, spec["net"], spec["method"], spec["column"])[0]
 
 
 def judge(x, train_x, train_y, k, batch_size=500):

@@ -71,12 +71,14 @@ def evaluation_jobs(specs, eval_cfg):
 
 
 def run_all(profile, workers=None):
+    """Every job of the page: the stacks, then (once the undefended MLP has set the
+    sweep's c) the sweep and every evaluation in one pool."""
     train_cfg, eval_cfg = resolve_profile(PROFILES, profile)
-    seeds = range(eval_cfg.seeds)
-    specs = row_specs(train_cfg, seeds)
+    specs = row_specs(train_cfg, range(eval_cfg.seeds))
     jobs.run(training_jobs(specs).values(), workers=workers)
     normal = jobs.result(training_jobs(specs)["MLP", "undefended"])
     h_norm = evaluation.feature_norm_of(normal["states"][0], train_cfg)
     specs["MLP", "LWA_Rep sweep"] = sweep_spec(train_cfg, 0, h_norm)
-    jobs.run(training_jobs(specs).values(), workers=workers)
-    jobs.run(evaluation_jobs(specs, eval_cfg).values(), workers=workers)
+    sweep = training_jobs({"sweep": specs["MLP", "LWA_Rep sweep"]})
+    every = [*sweep.values(), *evaluation_jobs(specs, eval_cfg).values()]
+    jobs.run(every, workers=workers)
