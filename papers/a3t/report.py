@@ -1,0 +1,149 @@
+"""From the evaluations to the page's numbers: Table 1 as a frame, the budget trend from
+each member's history, and every claim scored once, under the paper's training FGSM
+(lib.verdicts), its cause from evidence: another reading run on the same seeds, the
+trend along training, or `open` with what was tried."""
+
+import numpy as np
+import pandas as pd
+
+from lib.uncertainty import Z, binomial_se, difference_se
+from lib.verdicts import score, score_ordering, weakest
+from papers.a3t.experiment import SETUP
+
+COLUMN = {"clean": "real", "attack": "FGSM"}
+TEST_READINGS = {  # Table 1's FGSM read otherwise at test, on the same models
+    "test FGSM unclipped": "FGSM unclipped",
+    "test FGSM made once on simple training (transfer)": "FGSM transferred",
+}
+
+
+def frame(evaluated):
+    """Table 1's rows of every stack: (method, reading, seed) and the columns."""
+    return pd.DataFrame(
+        [
+            {"method": method, "reading": reading, **row}
+            for (kind, method, reading), rows in evaluated.items()
+            if kind == "table1"
+            for row in rows
+        ]
+    )
+
+
+def values(rows, method, reading, column, seeds):
+    chosen = rows[(rows.method == method) & (rows.reading == reading)]
+    return chosen.set_index("seed").loc[list(seeds), column].to_numpy(dtype=float)
+
+
+def swapped(rows, reading):
+    """The setup's rows with every method trained under `reading` in its place, where
+    that reading trained it (so an ordering can be scored under it)."""
+    other = rows[rows.reading == reading]
+    kept = rows[(rows.reading == SETUP) & ~rows.method.isin(other.method)]
+    return pd.concat([kept, other.assign(reading=SETUP)], ignore_index=True)
+
+
+def margins(claim_id, rows, seeds, n, history=None):
+    """One (margin, se) a seed for an ordering claim."""
+    out = []
+    for seed in seeds:
+        acc = {
+            m: values(rows, m, SETUP, "FGSM", [seed])[0] for m in ("AT", "A2T", "A3T")
+        }
+        if claim_id == "a2t_competitive_with_at":
+            pairs = [
+                (acc["A2T"] - acc["AT"] + 5.0, difference_se(acc["A2T"], acc["AT"], n))
+            ]
+        elif claim_id == "a3t_beats_at":
+            pairs = [(acc["A3T"] - acc["AT"], difference_se(acc["A3T"], acc["AT"], n))]
+        else:
+            pairs = dynamics(history[seed])
+        out.append(weakest(pairs))
+    return out
+
+
+def dynamics(history):
+    """Fig. 2 of A3T: D's validation accuracy ends within 10 points of chance (50 %)
+    while the adversarial accuracy rises from the first epoch to the last: the two
+    comparisons, in points, with their standard errors."""
+    n = history["n_val"]
+    disc = 100 * history["val_acc_disc"][-1]
+    adv = [100 * history["val_acc_adv"][i] for i in (0, -1)]
+    return [
+        (10.0 - abs(disc - 50.0), binomial_se(disc, n)),
+        (adv[1] - adv[0], difference_se(adv[1], adv[0], n)),
+    ]
+
+
+def trend(spec, histories, seeds):
+    """[(epoch, mean over seeds)] of a numeric claim's metric on the first test images
+    after every epoch (the members' histories)."""
+    if spec["kind"] == "ordering":
+        return []
+    name = "test_real" if spec["kind"] == "clean" else "test_fgsm"
+    per_seed = np.array([histories[spec["model"], s][name] for s in seeds])
+    return [(e + 1, 100 * float(v)) for e, v in enumerate(per_seed.mean(0))]
+
+
+def scored(spec, rows, seeds, n, *, readings, histories):
+    """One claim under the setup's reading, with its cause where it misses."""
+    if spec["kind"] == "ordering":
+        fig2 = {s: histories["A3T", s] for s in seeds}
+
+        def rule(other=None, **cause):
+            m = other or to_values(margins(spec["id"], rows, seeds, n, fig2))
+            return score_ordering(
+                spec, m["margins"], m["se"], n=n, seeds=seeds, **cause
+            )
+
+        candidates = [
+            (r, to_values(margins(spec["id"], swapped(rows, r), seeds, n, fig2)))
+            for r in readings
+            if spec["id"] != "fig2_dynamics"
+        ]
+    else:
+        column = COLUMN[spec["kind"]]
+        ours = values(rows, spec["model"], SETUP, column, seeds)
+
+        def rule(other=None, **cause):
+            return score(
+                spec, ours if other is None else other, n=n, seeds=seeds, **cause
+            )
+
+        trained = rows[rows.method == spec["model"]].reading.unique()
+        candidates = [
+            (r, values(rows, spec["model"], r, column, seeds))
+            for r in readings
+            if r in trained
+        ]
+        if spec["kind"] == "attack":
+            candidates += [
+                (name, values(rows, spec["model"], SETUP, c, seeds))
+                for name, c in TEST_READINGS.items()
+            ]
+    return with_cause(spec, rule, candidates, trend(spec, histories, seeds), seeds)
+
+
+def to_values(pairs):
+    return {"margins": [m for m, _ in pairs], "se": [s for _, s in pairs]}
+
+
+def with_cause(spec, rule, candidates, trend_, seeds):
+    record = rule()
+    if record["verdict"] in ("reproduced", "undecided"):
+        return record
+    tried = []
+    for name, other in candidates:
+        result = rule(other)
+        if result["verdict"] == "reproduced":
+            evidence = {"reading": name, "values": other, "seeds": list(seeds)}
+            return rule(cause="reading", evidence=evidence)
+        tried.append(f"{name}: {result['ours_mean']:.3g} ({result['verdict']})")
+    if len(trend_) > 1:
+        (_, first), (_, last) = trend_[0], trend_[-1]
+        moved = abs(first - spec["reported"]) - abs(last - spec["reported"])
+        if moved > Z * record["ours_se"]:
+            return rule(
+                cause="budget", evidence={"trend": trend_, "tried": "; ".join(tried)}
+            )
+        tried.append(f"the trend from {first:.3g} (epoch 1) to {last:.3g}")
+    return rule(evidence={"tried": "; ".join(tried) or "no reading run"})
