@@ -106,13 +106,13 @@ def claims_table(claims, **columns):
     )
 
 
-def verdict_counts(claims):
+def verdict_counts(claims, every_verdict=False):
     """The numbers a page's prose quotes: how many claims, how many of each verdict
-    and of each cause."""
+    and of each cause (with every_verdict, "undecided" even at 0)."""
     counts = {"n_claims": len(claims)}
     for v in VERDICTS:
         n = sum(c["verdict"] == v for c in claims)
-        if v != "undecided" or n:
+        if every_verdict or v != "undecided" or n:
             counts[f"n_{v.replace(' ', '_')}"] = n
     # The executed pages glue the four causes of their rule; a newer one only when used.
     for cause in CAUSES:
@@ -122,7 +122,7 @@ def verdict_counts(claims):
     return counts
 
 
-def glue_claims(claims):
+def glue_claims(claims, every_verdict=False):
     """Glue each claim's value under its id (an ordering as the % of runs it held)
     and the verdict counts, for the page's prose."""
     from myst_nb import glue
@@ -133,7 +133,7 @@ def glue_claims(claims):
             float(100 * c["ours_mean"] if c["kind"] == "ordering" else c["ours_mean"]),
             display=False,
         )
-    for key, count in verdict_counts(claims).items():
+    for key, count in verdict_counts(claims, every_verdict).items():
         glue(key, int(count), display=False)
 
 
