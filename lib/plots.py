@@ -85,8 +85,16 @@ VERDICT_COLORS = {
     "reproduced": "tab:green",
     "partly": "tab:orange",
     "not reproduced": "tab:red",
+    "undecided": "tab:gray",
 }
-CAUSE_MARKERS = {None: "o", "budget": "s", "reading": "D", "paper": "^", "open": "X"}
+CAUSE_MARKERS = {
+    None: "o",
+    "budget": "s",
+    "reading": "D",
+    "paper": "^",
+    "noise": "P",
+    "open": "X",
+}
 
 
 def paper_vs_ours(claims, *, tolerance, relative, title=None, ax=None):
@@ -94,6 +102,12 @@ def paper_vs_ours(claims, *, tolerance, relative, title=None, ax=None):
     "ours_mean", "ours_std", "verdict", "cause"}], with the y = x line and the band of
     the verdict's tolerance (relative: a fraction)."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.8, 4.6))
+    # a claim the run could not measure (ours NaN) has no point to draw
+    claims = [c for c in claims if np.isfinite(c["ours_mean"])] or claims[:0]
+    if not claims:
+        ax.set(title=title)
+        ax.axis("off")
+        return fig
     reported = np.array([c["reported"] for c in claims], dtype=float)
     ours = np.array([c["ours_mean"] for c in claims], dtype=float)
     low, high = min(reported.min(), ours.min()), max(reported.max(), ours.max())
@@ -185,7 +199,8 @@ def budget_trends(panels, *, xlabel="epoch", ylabels=None, ncols=3, title=None):
             ax.axhline(paper, color=color, linestyle="--", linewidth=1)
         ax.set(title=name, xlabel=xlabel, ylabel=(ylabels or {}).get(name, ""))
         ax.set_xscale("log")
-        ax.legend(fontsize="x-small")
+        if lines:
+            ax.legend(fontsize="x-small")
     for ax in axes[len(panels) :]:
         ax.axis("off")
     if title:

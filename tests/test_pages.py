@@ -32,3 +32,32 @@ def test_the_budget_trend_draws_a_panel_per_metric_with_the_papers_value():
     assert [ax.get_title() for ax in axes[:2]] == ["error", "rho"]
     assert len(axes[0].lines) == 2  # ours, and the paper's dashed value
     assert not axes[2].axison
+
+
+def test_the_scorecard_draws_every_verdict_and_skips_what_was_not_measured():
+    from lib.plots import paper_vs_ours
+
+    claims = [
+        {"reported": 90.0, "ours_mean": 89.0, "ours_std": 1.0, "verdict": "reproduced"},
+        {
+            "reported": 50.0,
+            "ours_mean": 60.0,
+            "ours_std": 5.0,
+            "verdict": "undecided",
+            "cause": "noise",
+        },
+        {
+            "reported": 34.0,
+            "ours_mean": float("nan"),
+            "ours_std": 0.0,
+            "verdict": "undecided",
+            "cause": "noise",
+        },
+    ]
+    fig = paper_vs_ours(claims, tolerance=3.0, relative=False)
+    points = [
+        line for line in fig.axes[0].lines if line.get_marker() not in ("None", "")
+    ]
+    assert len(points) == 2
+    fig = paper_vs_ours(claims[2:], tolerance=3.0, relative=False, title="empty")
+    assert not fig.axes[0].axison
