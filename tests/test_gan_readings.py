@@ -13,11 +13,6 @@ from lib.attacks import fgsm
 from lib.data import Batches
 from lib.metrics import accuracy
 from lib.models import mlp
-from papers.gan_adversarial_training.evaluation import (
-    batch_statistics,
-    batch_statistics_accuracy,
-    eps_from_signed_scale,
-)
 from papers.gan_adversarial_training.game import defender_step, train_game
 from papers.gan_adversarial_training.losses import (
     clipped_log_loss,
@@ -26,6 +21,11 @@ from papers.gan_adversarial_training.losses import (
     zero_gradient_share,
 )
 from papers.gan_adversarial_training.models import Perturber, squash_tanh
+from papers.gan_adversarial_training.readings import (
+    batch_statistics,
+    batch_statistics_accuracy,
+    eps_from_signed_scale,
+)
 
 
 def defender(seed=0):

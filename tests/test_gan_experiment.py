@@ -1,0 +1,43 @@
+"""The GAN paper's experiment: its stacks as jobs that load what they build on, and its
+orderings decided on their weakest comparison."""
+
+import pytest
+
+from papers.gan_adversarial_training import report
+from papers.gan_adversarial_training.config import PROFILES
+from papers.gan_adversarial_training.experiment import MINMAX, stacks
+from papers.gan_adversarial_training.training import pretrain_adversary, train_gan
+
+
+def test_the_initialised_gans_start_from_adversaries_pretrained_on_vanilla():
+    jobs = stacks(PROFILES["book"][0], [0, 1, 2])
+    names = list(jobs)
+    assert names.index("undefended") < names.index("pre-trained tanh adversary")
+    pretrained = jobs["pre-trained tanh adversary"]
+    assert pretrained.fn is pretrain_adversary
+    assert pretrained.spec["vanilla"] == jobs["undefended"].spec
+    initialised = jobs["initialised GAN tanh"]
+    assert (
+        initialised.fn is train_gan
+        and initialised.spec["pretrained"] == pretrained.spec
+    )
+    assert jobs[MINMAX].spec["squash"] == "min-max"
+    assert all(job.spec.get("seeds", [0, 1, 2]) == [0, 1, 2] for job in jobs.values())
+
+
+def results(fgsm_by_model):
+    """Evaluations of one seed: every model at every λ with the same accuracy."""
+    lambdas = [round(0.1 * i, 1) for i in range(11)]
+    return {
+        ("fgsm", m): [{"fgsm": dict.fromkeys(lambdas, v), "ece": 5.0}]
+        for m, v in fgsm_by_model.items()
+    }
+
+
+def test_at_best_almost_throughout_stands_on_its_eighty_percent_point():
+    evaluated = results(
+        {"undefended": 20.0, "random noise": 25.0, "adversarial training": 70.0}
+        | dict.fromkeys(report.GANS, 40.0)
+    )
+    ((margin, se),) = report.Results(evaluated, 10_000).at_best_almost_throughout(0)
+    assert margin == pytest.approx(30.0) and se > 0
