@@ -13,6 +13,7 @@ from lib.data import load_mnist
 from lib.metrics import accuracy, attacked, calibration_bins, predict_proba
 from papers.gan_adversarial_training.losses import loss_named, zero_gradient_share
 from papers.gan_adversarial_training.readings import (
+    batch_statistics,
     batch_statistics_accuracy,
     eps_from_signed_scale,
 )
@@ -25,6 +26,7 @@ from papers.gan_adversarial_training.training import (
 )
 
 MNIST_STD = 0.3081  # the usual normalisation of MNIST: (x - 0.1307) / 0.3081
+BATCH = 100  # the training batch size: the batches whose statistics a reading uses
 FNS = {"train_baseline": train_baseline, "train_gan": train_gan}
 
 
@@ -85,23 +87,27 @@ def fgsm_job(*, fn, spec, lambdas, n_eval, calibration_bins_, device):
 
 
 def adversary_job(*, spec, n_eval, device):
-    """A job: the vanilla model's accuracy (%) under each member's pre-trained
-    adversary, λ = 0.1 (§4.5)."""
+    """A job: per member, the vanilla model's accuracy (%) under its pre-trained
+    adversary at λ = 0.1 (§4.5), the adversary in eval mode ("eval") and, a reading,
+    with the batch statistics it trained with ("batch statistics": batch-norm in train
+    mode over the test batches)."""
     from papers.gan_adversarial_training.training import pretrain_adversary
 
     x, y = test_images(n_eval, device)
     vanilla = jobs.Job(SLUG, train_baseline, spec["vanilla"])
     pretrained = jobs.Job(SLUG, pretrain_adversary, spec)
-    return [
-        percent(
-            player(vanilla, v, "defender", device),
-            player(pretrained, a, "adversary", device)(x),
-            y,
-        )
-        for v, a in zip(
-            runs_of(vanilla, device), runs_of(pretrained, device), strict=True
-        )
-    ]
+    out = []
+    for v, a in zip(runs_of(vanilla, device), runs_of(pretrained, device), strict=True):
+        defender = player(vanilla, v, "defender", device)
+        adversary = player(pretrained, a, "adversary", device)
+        row = {"eval": percent(defender, adversary(x), y)}
+        with batch_statistics(adversary), torch.no_grad():
+            x_adv = torch.cat(
+                [adversary(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]
+            )
+        row["batch statistics"] = percent(defender, x_adv, y)
+        out.append(row)
+    return out
 
 
 def readings_job(*, spec, n_eval, eps, passes, device):

@@ -46,7 +46,7 @@ class Results:
             name = self.use.get(
                 f"pre-trained {squash} adversary", f"pre-trained {squash} adversary"
             )
-            return self.evaluated["adversary", name][seed]
+            return self.evaluated["adversary", name][seed]["eval"]
         clean = self.fgsm(model, seed, 0.0)
         if spec.get("drop"):
             return (
@@ -196,7 +196,7 @@ def scored(spec, evaluated, seeds, n, reading_rows):
     if record["verdict"] in ("reproduced", "undecided"):
         return record
     tried = []
-    for name, use in readings_of(spec, reading_rows).items():
+    for name, use in readings_of(spec, reading_rows, evaluated).items():
         other = use if isinstance(use, list) else measure(Results(evaluated, n, use))
         result = rule(other)
         if result["verdict"] == "reproduced":
