@@ -138,39 +138,45 @@ class Results:
         return ["undefended", "random noise", AT, *GANS]
 
 
-def readings_of(spec, reading_rows):
-    """The readings a claim's miss may be put down to: {name: Results.use}, or for
-    FGSM's readings of the vanilla model {name: values per seed}."""
+def readings_of(spec, reading_rows, evaluated):
+    """The readings a claim's miss may be put down to, each {name: Results.use} (other
+    models in some models' places) or {name: values per seed}."""
     claim = spec["id"]
-    if claim == "fgsm_vs_vanilla":
+    if claim == "fgsm_vs_vanilla":  # FGSM read otherwise on the vanilla models
         return {
             name: [row[name] for row in reading_rows]
             for name in reading_rows[0]
             if not name.startswith("zero")
         }
-    uses = {
-        "pretrained_scaled_vs_vanilla": {
-            "the min-max reading of scaled": {
+    if claim.startswith("pretrained_") and claim.endswith("_vs_vanilla"):
+        squash = claim.split("_")[1]
+        rows = evaluated["adversary", f"pre-trained {squash} adversary"]
+        out = {
+            "the adversary with the batch statistics it trained with": [
+                row["batch statistics"] for row in rows
+            ]
+        }
+        if squash == "scaled":
+            out["the min-max reading of scaled"] = {
                 "pre-trained scaled adversary": "pre-trained min-max adversary"
             }
-        },
-        "initialised_scaled_beats_at_at_0.1": {
+        return out
+    if claim == "initialised_scaled_beats_at_at_0.1":
+        return {
             "the min-max reading of scaled": {
                 "initialised GAN scaled": "initialised GAN min-max"
             }
-        },
-    }
-    for model in ("GAN tanh",):
-        for name, other in (
-            (
-                "defender in eval mode for the adversary's step",
-                "GAN tanh, defender in eval mode for the adversary",
-            ),
-            ("separate batch-norm passes", "GAN tanh, separate batch-norm passes"),
-        ):
-            for key in ("clean_gan_tanh", "own_adversary_drop_gan_tanh"):
-                uses.setdefault(key, {})[name] = {model: other}
-    return uses.get(claim, {})
+        }
+    if claim in ("clean_gan_tanh", "own_adversary_drop_gan_tanh"):
+        return {
+            "defender in eval mode for the adversary's step": {
+                "GAN tanh": "GAN tanh, defender in eval mode for the adversary"
+            },
+            "separate batch-norm passes": {
+                "GAN tanh": "GAN tanh, separate batch-norm passes"
+            },
+        }
+    return {}
 
 
 def scored(spec, evaluated, seeds, n, reading_rows):
