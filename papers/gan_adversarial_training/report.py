@@ -70,7 +70,8 @@ class Results:
         fgsm = self.fgsm("undefended", s, 0.1)
         return [
             self.above(
-                fgsm, self.evaluated["adversary", f"pre-trained {q} adversary"][s]
+                fgsm,
+                self.evaluated["adversary", f"pre-trained {q} adversary"][s]["eval"],
             )
             for q in ("tanh", "scaled")
         ]
