@@ -41,3 +41,27 @@ def test_at_best_almost_throughout_stands_on_its_eighty_percent_point():
     )
     ((margin, se),) = report.Results(evaluated, 10_000).at_best_almost_throughout(0)
     assert margin == pytest.approx(30.0) and se > 0
+
+
+def test_the_scaled_adversary_with_its_training_batch_statistics_is_a_reading():
+    spec = {
+        "id": "pretrained_scaled_vs_vanilla",
+        "description": "vanilla under the pre-trained scaled adversary",
+        "kind": "attack",
+        "n": 10_000,
+        "model": "undefended",
+        "attack": "pre-trained scaled adversary",
+        "lambda": 0.1,
+        "reported": 46.28,
+    }
+    evaluated = {
+        ("adversary", "pre-trained scaled adversary"): [
+            {"eval": 80.0, "batch statistics": 46.0}
+        ],
+        ("adversary", "pre-trained min-max adversary"): [
+            {"eval": 70.0, "batch statistics": 60.0}
+        ],
+    }
+    record = report.scored(spec, evaluated, [0], 10_000, reading_rows=[{}])
+    assert record["verdict"] == "not reproduced" and record["cause"] == "reading"
+    assert record["evidence"]["reading"].startswith("the adversary with the batch")
