@@ -197,3 +197,40 @@ def common_record(records, *, seed=0):
             for name, r in records.items()
         },
     }
+
+
+def accuracy_table(records):
+    """One row per defense and threat model of {defense: evaluate(...) record}: clean,
+    each attack, and the sweep's PGD as "PGD ε=<radius>" (the pages' beyond table)."""
+    import pandas as pd
+
+    rows = {}
+    for name, record in records.items():
+        for norm, row in record["attacks"].items():
+            sweep = {f"PGD ε={eps:g}": acc for eps, acc in row["sweep"].items()}
+            attacks = {k: v for k, v in row.items() if k != "sweep"}
+            rows[name, norm] = {"clean": record["clean"], **attacks, **sweep}
+    return pd.DataFrame(rows).T.astype(float)
+
+
+def masking_table(common):
+    """The masking checks that flag each defense of a common_record, by name."""
+    import pandas as pd
+
+    flags = {
+        name: ", ".join(k for k, v in row["masking"].items() if v["flag"]) or "none"
+        for name, row in common["defenses"].items()
+    }
+    return pd.Series(flags, name="masking checks that flag").to_frame()
+
+
+def common_table(common):
+    """A common_record's accuracies (%): clean and AutoAttack at each threat model."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            name: {k: v for k, v in row.items() if k != "masking"}
+            for name, row in common["defenses"].items()
+        }
+    ).T.astype(float)

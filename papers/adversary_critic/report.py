@@ -253,3 +253,52 @@ def proxy_row(model, x, y, x_adv, labels_of):
 def paper_names(frame):
     """A frame indexed by (net, method), its index under the paper's names."""
     return frame.rename(index=NETS, level=0).rename(index=METHODS, level=1)
+
+
+def table2(proxy, survey):
+    """Table 2: the paper's MTurk shares beside the k-NN proxy's, one row a network and
+    method (`proxy`: proxy_row's columns by (net, method); `survey`: the reported
+    file's "survey" list)."""
+    survey = {(s["net"], s["method"]): s for s in survey}
+    order = [(n, m) for n in NETS for m in METHODS]
+    return pd.DataFrame(
+        {
+            ("MTurk (paper)", "% change"): [survey[k]["changed"] for k in order],
+            ("MTurk (paper)", "% no change"): [survey[k]["not_changed"] for k in order],
+            ("k-NN judge (proxy)", "% target"): proxy.loc[order, "target"].to_numpy(),
+            ("k-NN judge (proxy)", "% original"): proxy.loc[
+                order, "original"
+            ].to_numpy(),
+            ("k-NN judge (proxy)", "examples"): proxy.loc[order, "n"].to_numpy(),
+        },
+        index=pd.MultiIndex.from_tuples([(NETS[n], METHODS[m]) for n, m in order]),
+    )
+
+
+def proxy_order_holds(proxy):
+    """Per network, whether the proxy's % target rises strictly along Reference, AT,
+    VAT, MM, Ours (the paper's order of % change)."""
+    return {
+        net: bool((np.diff(proxy.loc[net, "target"].reindex(list(METHODS))) > 0).all())
+        for net in NETS
+    }
+
+
+def frames_of(evaluated, kind, weights, x_test, y_test, device="cpu"):
+    """{epoch: frame of Table 1 rows} from the evaluations of `kind` ("table1": the
+    final models', at epoch None; "trend": the kept epochs'); weights(net, method,
+    seed, epoch) gives the weights each was measured on."""
+    from papers.adversary_critic.training import load
+
+    frames = {}
+    for (what, net, method, seed), result in evaluated.items():
+        if what != kind:
+            continue
+        by_epoch = {None: result} if kind == "table1" else result
+        for epoch, measured in by_epoch.items():
+            model = load(net, weights(net, method, seed, epoch), device)
+            row = measure(model, measured, x_test, y_test)
+            frames.setdefault(epoch, []).append(
+                {"net": net, "method": method, "seed": seed, **row}
+            )
+    return {epoch: pd.DataFrame(rows) for epoch, rows in frames.items()}

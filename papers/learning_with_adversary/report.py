@@ -290,3 +290,27 @@ def cost_claim(spec, seconds, seeds):
     implementation computes ∂α/∂x, which the claim does not fix)."""
     ratios = [s["Adv_Alpha"] / s["Adv_Loss"] for s in seconds]
     return score(spec, ratios, seeds=seeds)
+
+
+def seeds_of(rows, arch, row):
+    return sorted(rows[(rows.arch == arch) & (rows.row == row)].seed.unique())
+
+
+def paper_table(rows, paper, arch, methods, columns=COLUMNS, names=None):
+    """Tables 1-2 as the page shows them: per column the paper's value (where `paper`,
+    {(arch, method, column): value}, has one) and ours as mean ± std over the seeds;
+    `names` maps a method to the paper's name. paper=None leaves the paper out."""
+    from lib.pages import mean_std
+
+    data = {}
+    for column in columns:
+        if paper is not None:
+            data[column, "paper"] = [
+                f"{paper[arch, m, column]:.1f}" if (arch, m, column) in paper else ""
+                for m in methods
+            ]
+        data[column, "ours"] = [
+            mean_std(values(rows, arch, m, column, seeds_of(rows, arch, m)), 1)
+            for m in methods
+        ]
+    return pd.DataFrame(data, index=[(names or {}).get(m, m) for m in methods])
