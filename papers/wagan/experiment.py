@@ -8,8 +8,11 @@ import dataclasses
 
 from lib import jobs
 from lib.profiles import resolve_profile
+from papers.wagan import evaluation
 from papers.wagan.config import GANS, PROFILES, SLUG
 from papers.wagan.training import pgd_chunks, train_classifier, train_generator
+
+PAPER_EPS = 0.003  # §5: "a maximum difference of 0.003" (the authors' code: 0.001)
 
 RETRAIN = {  # training data: (epochs field, batch size field) of RetrainConfig
     "PGD": ("epochs_pgd", "batch_pgd"),
@@ -76,6 +79,11 @@ def specs(configs, seed):
             },
         )
     out["pgd"] = (None, pgd)
+    reading = {"eps": PAPER_EPS, "target": target_spec, "seed": seed}
+    out["pgd_reading"] = (
+        None,
+        {"spec": pgd["spec"] | reading, "n": {"test": eval_cfg.n_test}},
+    )
     return out
 
 
@@ -86,6 +94,7 @@ def training_jobs(configs, seeds):
     for seed in seeds:
         pipeline = specs(configs, seed)
         pgd = pipeline.pop("pgd")[1]
+        reading = pipeline.pop("pgd_reading")[1]
         for name, (fn, spec) in pipeline.items():
             if name.startswith("retrained"):
                 continue
@@ -93,13 +102,62 @@ def training_jobs(configs, seeds):
         for split in ("train", "test"):
             for job in pgd_chunks(pgd, split):
                 out[f"pgd {split} {job.spec['start']}", seed] = job
+        for job in pgd_chunks(reading, "test"):
+            out[f"pgd ε {PAPER_EPS} test {job.spec['start']}", seed] = job
         for name, (fn, spec) in pipeline.items():
             if name.startswith("retrained"):
                 out[name, seed] = jobs.Job(SLUG, fn, spec)
     return out
 
 
+def pipeline_of(configs, seed):
+    """What the evaluations read of one seed's pipeline: the specs of its target,
+    generators, retrained targets and PGD sets, and each attack's training data."""
+    pipeline = specs(configs, seed)
+    generators = {m: spec for m, (_, spec) in pipeline.items() if m in GANS}
+    retrained = {
+        name.removeprefix("retrained on "): spec
+        for name, (_, spec) in pipeline.items()
+        if name.startswith("retrained")
+    }
+    return {
+        "seed": seed,
+        "n_train": configs[3].n_train,
+        "target": pipeline["target"][1],
+        "generators": generators,
+        "retrained": retrained,
+        "pgd": pipeline["pgd"][1],
+        "pgd_reading": pipeline["pgd_reading"][1],
+        "train_data": {m: spec["data"] for m, spec in retrained.items()},
+    }
+
+
+def evaluation_jobs(configs, seeds):
+    """{(kind, name, seed): Job}: Tables 1-2 and the Sinkhorn distances of each seed,
+    and the common evaluation of the first seed's networks."""
+    _, gan_cfg, _, _, eval_cfg = configs
+    gan = dataclasses.asdict(gan_cfg)
+    out = {}
+    for seed in seeds:
+        pipeline = pipeline_of(configs, seed)
+        out["tables", "all", seed] = evaluation.job("tables", pipeline, eval_cfg)
+        out["wasserstein", "all", seed] = evaluation.job(
+            "wasserstein", pipeline, eval_cfg, gan
+        )
+    first = pipeline_of(configs, seeds[0])
+    for row, spec in {"undefended": first["target"], **first["retrained"]}.items():
+        out["beyond", row, seeds[0]] = evaluation.job(
+            "beyond", first, eval_cfg, spec=spec
+        )
+    return out
+
+
 def run_all(profile, workers=None):
-    """Every training job of the page in one pool."""
+    """Every job of the page in one pool: the pipeline, then its evaluations."""
     configs = resolve_profile(PROFILES, profile)
-    jobs.run(training_jobs(configs, range(configs[-1].seeds)).values(), workers=workers)
+    seeds = list(range(configs[-1].seeds))
+    every = [
+        *training_jobs(configs, seeds).values(),
+        *evaluation_jobs(configs, seeds).values(),
+    ]
+    jobs.run(every, workers=workers)
