@@ -3,6 +3,8 @@ reads as a notebook whose code compiles, and brings a reported file the verdict 
 accepts."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
@@ -30,3 +32,17 @@ def test_a_draft_is_a_paper_page_whose_code_compiles(page):
 def test_a_draft_brings_its_reported_numbers(page):
     reported = DRAFTS / f"{page.stem}.reported.json"
     check_reported(json.loads(reported.read_text()))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
+def test_a_draft_passes_the_books_lint_as_a_page(page, tmp_path):
+    notebook = tmp_path / f"{page.stem}.ipynb"
+    jupytext.write(jupytext.read(page), notebook, fmt="ipynb")
+    config = ["--config", str(DRAFTS.parent / "pyproject.toml")]
+    for command in (["check"], ["format", "--check"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, *config, str(notebook)],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
