@@ -14,7 +14,7 @@ import torch
 
 from lib.cache import cache_key
 from lib.data import Batches
-from lib.jobs import Job, run
+from lib.jobs import Job, result, run
 from lib.models import mlp
 from lib.runtime import seed_everything
 from lib.train import HalveEvery, train
@@ -188,3 +188,13 @@ def test_on_cuda_one_worker_per_gpu_trains_on_its_gpu(tmp_path):
     results = run(jobs, device="cuda", root=tmp_path / "cache")
     assert all(info["trained"] for _, info in results)
     assert all(r["state"]["1.weight"].device.type == "cpu" for r, _ in results)
+
+
+def test_a_job_built_on_another_loads_its_result_through_the_cache(tmp_path):
+    toy = job(tmp_path, "a", width=4, epochs=1)
+    first = result(toy, root=tmp_path)
+    again = result(toy, root=tmp_path)  # loaded: the job's log is not written again
+    assert same_weights(first, again) and logged(tmp_path, "a") == ["1"]
+    assert len(list((tmp_path / "toy").glob("*.pt"))) == 1
+    ((loaded, info),) = run([toy], workers=1, root=tmp_path)
+    assert not info["trained"] and same_weights(loaded, first)

@@ -8,7 +8,7 @@ import torch
 
 from lib.metrics import l2_norms, predict_proba, predictions
 from lib.uncertainty import Z, binomial_se
-from lib.verdicts import score, score_ordering, unmeasured
+from lib.verdicts import score, score_ordering, unmeasured, weakest
 from papers.adversary_critic.config import ATTACKS, METHODS, NETS
 
 ORDER = list(METHODS)
@@ -103,13 +103,13 @@ def margin(frame, pairs, seed):
     """The weakest of several "a above b" comparisons in one seed: (a − b, se) of the
     pair with the smallest margin in standard errors. pairs: ((net, a, b, column))."""
     one = frame[frame.seed == seed]
-    best = None
-    for net, a, b, column in pairs:
-        diff = cell(one, net, a, column)[0][0] - cell(one, net, b, column)[0][0]
-        se = np.hypot(se_of(one, net, a, column), se_of(one, net, b, column))
-        if best is None or diff / max(se, 1e-12) < best[0] / max(best[1], 1e-12):
-            best = (diff, se)
-    return best
+    return weakest(
+        (
+            cell(one, net, a, column)[0][0] - cell(one, net, b, column)[0][0],
+            float(np.hypot(se_of(one, net, a, column), se_of(one, net, b, column))),
+        )
+        for net, a, b, column in pairs
+    )
 
 
 def ordering_pairs(claim_id):
