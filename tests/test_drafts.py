@@ -23,7 +23,10 @@ def test_a_draft_is_a_paper_page_whose_code_compiles(page):
     assert page.stem in SLUGS
     notebook = jupytext.read(page)
     cells = [c for c in notebook.cells if c.cell_type == "code"]
-    assert any("parameters" in c.metadata.get("tags", []) for c in cells)
+    tags = [c.metadata.get("tags", []) for c in cells]
+    assert any("parameters" in t for t in tags)
+    # an execution's injected parameters do not belong in the text to adopt
+    assert not any("injected-parameters" in t for t in tags)
     for cell in cells:
         compile(cell.source, f"{page.name} cell", "exec")
 
