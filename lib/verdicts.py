@@ -239,16 +239,29 @@ def _check_trend(trend, record, se):
             f"the budget trend of {record['id']!r} needs >= 2 (amount, "
             "value) pairs with increasing amounts"
         )
-    first, last = pairs[0][1], pairs[-1][1]
-    if record["kind"] == "ordering":
-        moved = last - first
-    else:
-        moved = abs(first - record["reported"]) - abs(last - record["reported"])
+    moved = trend_moved(record["kind"], record["reported"], pairs)
     if moved <= Z * (se or 0.0):
         raise ValueError(
             f"the budget trend of {record['id']!r} does not move toward the "
             f"paper's value by more than 2 se ({moved:.3g})"
         )
+
+
+def trend_moved(kind, reported, trend):
+    """How far a trend of (amount, value) pairs moved toward the paper's value from its
+    first point to its last (an ordering's margin: how much it grew)."""
+    (_, first), (_, last) = trend[0], trend[-1]
+    if kind == "ordering":
+        return last - first
+    return abs(first - reported) - abs(last - reported)
+
+
+def moves_toward(spec, trend, se):
+    """Whether a trend is evidence for `budget`: at least two points, and its last
+    closer to the paper's value than its first by more than 2 se (the rule's test)."""
+    return len(trend) > 1 and trend_moved(
+        spec["kind"], spec.get("reported"), trend
+    ) > Z * (se or 0.0)
 
 
 def _check_reading(evidence, record, rescore):

@@ -6,8 +6,8 @@ trend along training, or `open` with what was tried."""
 import numpy as np
 import pandas as pd
 
-from lib.uncertainty import Z, binomial_se, difference_se
-from lib.verdicts import score, score_ordering, weakest
+from lib.uncertainty import binomial_se, difference_se
+from lib.verdicts import moves_toward, score, score_ordering, weakest
 from papers.a3t.experiment import SETUP
 
 COLUMN = {"clean": "real", "attack": "FGSM"}
@@ -138,12 +138,11 @@ def with_cause(spec, rule, candidates, trend_, seeds):
             evidence = {"reading": name, "values": other, "seeds": list(seeds)}
             return rule(cause="reading", evidence=evidence)
         tried.append(f"{name}: {result['ours_mean']:.3g} ({result['verdict']})")
+    if moves_toward(spec, trend_, record["ours_se"]):
+        return rule(
+            cause="budget", evidence={"trend": trend_, "tried": "; ".join(tried)}
+        )
     if len(trend_) > 1:
-        (_, first), (_, last) = trend_[0], trend_[-1]
-        moved = abs(first - spec["reported"]) - abs(last - spec["reported"])
-        if moved > Z * record["ours_se"]:
-            return rule(
-                cause="budget", evidence={"trend": trend_, "tried": "; ".join(tried)}
-            )
+        first, last = trend_[0][1], trend_[-1][1]
         tried.append(f"the trend from {first:.3g} (epoch 1) to {last:.3g}")
     return rule(evidence={"tried": "; ".join(tried) or "no reading run"})

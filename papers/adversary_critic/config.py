@@ -73,7 +73,6 @@ class EvalConfig:
     judge_k: int = 3  # Table 2 proxy: k of the k-NN judge (our choice)
     n_autoattack: int = 500  # beyond the paper: the book's common test points
     beyond: str = "book"  # lib.robustness.EFFORTS: the common evaluation, in full
-    n_timed: int = 4  # batches timed per method and network (the first is not counted)
 
 
 PAPER = (TrainConfig(), EvalConfig())
@@ -100,7 +99,6 @@ PROFILES = {
             n_trend_cw=4,
             n_fig=4,
             fig2_steps=3,
-            n_timed=1,
             n_autoattack=20,
             beyond="smoke",
         ),

@@ -7,8 +7,8 @@ import pandas as pd
 import torch
 
 from lib.metrics import l2_norms, predict_proba, predictions
-from lib.uncertainty import Z, binomial_se
-from lib.verdicts import score, score_ordering, unmeasured, weakest
+from lib.uncertainty import binomial_se
+from lib.verdicts import moves_toward, score, score_ordering, unmeasured, weakest
 from papers.adversary_critic.config import ATTACKS, METHODS, NETS
 
 ORDER = list(METHODS)
@@ -144,15 +144,6 @@ def trend_of(spec, frames):
     return out
 
 
-def moves_toward(spec, trend, se):
-    """Whether the trend's last value is closer to the paper's than its first by more
-    than 2 se (an ordering: its margin grows by that much)."""
-    (_, first), (_, last) = trend[0], trend[-1]
-    if spec["kind"] == "ordering":
-        return last - first > Z * se
-    return abs(first - spec["reported"]) - abs(last - spec["reported"]) > Z * se
-
-
 def scored(spec, frames, seeds, reading=None):
     """One claim by lib.verdicts, from the rows of its final epoch (the last frame),
     and for a miss its cause: `reading` (name, rows of the baselines trained another
@@ -177,7 +168,7 @@ def scored(spec, frames, seeds, reading=None):
     se = record["ours_se"]
     if spec["kind"] == "ordering":
         se = float(np.mean(record["margin"]["se"]))
-    if len(trend) > 1 and moves_toward(spec, trend, se):
+    if moves_toward(spec, trend, se):
         return rule(
             cause="budget", evidence={"trend": trend, "tried": "; ".join(tried)}
         )

@@ -21,6 +21,7 @@ from papers.gan_adversarial_training.training import (
     SLUG,
     make_adversary,
     make_defender,
+    pretrain_adversary,
     train_baseline,
     train_gan,
 )
@@ -91,8 +92,6 @@ def adversary_job(*, spec, n_eval, device):
     adversary at λ = 0.1 (§4.5), the adversary in eval mode ("eval") and, a reading,
     with the batch statistics it trained with ("batch statistics": batch-norm in train
     mode over the test batches)."""
-    from papers.gan_adversarial_training.training import pretrain_adversary
-
     x, y = test_images(n_eval, device)
     vanilla = jobs.Job(SLUG, train_baseline, spec["vanilla"])
     pretrained = jobs.Job(SLUG, pretrain_adversary, spec)

@@ -119,6 +119,7 @@ def columns_job(
             "same": normal_of(fixed, normals, seed, device),
             "lenet": normal_of(lenet, lenets, seed, device),
         }
+        train = 100 * accuracy(model, x_tr[:n_train_acc], y_tr[:n_train_acc])
         for name, (x, y) in splits.items():
             made = {
                 k: attacked(one_step(adv_loss, c_eval), m, x, y)
@@ -127,10 +128,13 @@ def columns_job(
             row = {"seed": seed, **columns(model, x, y, made["next"], c_eval)}
             row["Fixed, same seed"] = 100 * accuracy(model, made["same"], y)
             row["Fixed, LeNet"] = 100 * accuracy(model, made["lenet"], y)
-            row["Train"] = 100 * accuracy(model, x_tr[:n_train_acc], y_tr[:n_train_acc])
+            row["Train"] = train
             out[name].append(row)
+            if name == "validation":
+                fixed_validation = made["next"]
+        # the trend's Fixed set: the validation one's first n_curve images
         x, y = splits["validation"][0][:n_curve], splits["validation"][1][:n_curve]
-        x_fixed = attacked(one_step(adv_loss, c_eval), sources["next"], x, y)
+        x_fixed = fixed_validation[:n_curve]
         for epoch, states in result["trend"].items():
             if epoch < stack["epochs"]:
                 kept = members(stack, [states[e]], device)[0]

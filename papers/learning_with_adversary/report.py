@@ -6,8 +6,8 @@ own numbers."""
 import numpy as np
 import pandas as pd
 
-from lib.uncertainty import Z, difference_se
-from lib.verdicts import score, score_ordering, weakest
+from lib.uncertainty import difference_se
+from lib.verdicts import moves_toward, score, score_ordering, weakest
 from papers.learning_with_adversary.config import ADVERSARIAL, COLUMNS, MLP_METHODS
 
 
@@ -153,17 +153,6 @@ def trend_of(spec, frames, seeds, fig1=None, n=None):
             value = numeric(spec, rows, seeds, n)[0].mean()
         out.append((epoch, float(value)))
     return out
-
-
-def moves_toward(spec, trend, se):
-    """Whether the trend's last value is closer to the paper's than its first by more
-    than 2 se (an ordering: its margin grows by that much)."""
-    if len(trend) < 2:
-        return False
-    (_, first), (_, last) = trend[0], trend[-1]
-    if spec["kind"] == "ordering":
-        return last - first > Z * se
-    return abs(first - spec["reported"]) - abs(last - spec["reported"]) > Z * se
 
 
 # Claims the paper's own numbers contradict, with the numbers

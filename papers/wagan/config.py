@@ -76,13 +76,10 @@ class RetrainConfig:
 class EvalConfig:
     seeds: int = 1  # the paper reports one run
     n_test: int = 10_000  # §5: the 10,000 test images
-    aa_eps: float = 0.3  # beyond the paper: the clipping trick's L∞ bound
-    n_white_box: int = 1_000  # beyond the paper: AutoAttack at aa_eps (0: not run)
     n_autoattack: int = 500  # beyond the paper: the book's common test points
     beyond: str = "book"  # lib.robustness.EFFORTS: the common evaluation, in full
     dropout_draws: int = 5  # Table 1: dropout draws per evaluation (ours)
     n_wasserstein: int = 10_000  # beyond the paper: test images whose d_W is measured
-    n_exact: int = 5  # images whose exact transport cost (POT) is computed
 
 
 PAPER = (TargetConfig(), GanConfig(), PgdConfig(), RetrainConfig(), EvalConfig())
@@ -91,9 +88,7 @@ PROFILES = {
     # The authors' protocol in full, one run as the paper's; evaluations shrunk
     "book": (
         *PAPER[:4],
-        dataclasses.replace(
-            PAPER[4], n_white_box=200, n_wasserstein=2_000, dropout_draws=3
-        ),
+        dataclasses.replace(PAPER[4], n_wasserstein=2_000, dropout_draws=3),
     ),
     "smoke": (
         dataclasses.replace(PAPER[0], epochs_target=1, n_train=2_000),
@@ -113,11 +108,9 @@ PROFILES = {
         dataclasses.replace(
             PAPER[4],
             n_test=300,
-            n_white_box=0,
             n_autoattack=20,
             beyond="smoke",
             n_wasserstein=100,
-            n_exact=1,
             dropout_draws=1,
         ),
     ),

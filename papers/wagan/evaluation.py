@@ -110,7 +110,7 @@ def wasserstein_job(*, pipeline, n_wasserstein, gan, device):
     x = x[:n_wasserstein]
     kwargs = sinkhorn_kwargs(gan)
     out = {}
-    sets = test_sets(pipeline | {"pgd": pipeline["pgd"]}, n_wasserstein, device)
+    sets = test_sets(pipeline, n_wasserstein, device)
     for attack, x_adv in sets.items():
         out[attack] = {"d_w": sinkhorn(x, x_adv, **kwargs).tolist()}
     for attack, spec in pipeline["generators"].items():
