@@ -192,7 +192,10 @@ def _with_cause(record, cause, evidence, rescore, se, decide):
         }
     elif given is None:
         record["cause"] = "open"
-        record["evidence"] = {"tried": (evidence or {}).get("tried")}
+        kept = {k: (evidence or {}).get(k) for k in ("tried", "trend")}
+        record["evidence"] = {k: v for k, v in kept.items() if v is not None} or {
+            "tried": None
+        }
     else:
         record["cause"], record["evidence"] = given
     return record
@@ -262,6 +265,45 @@ def moves_toward(spec, trend, se):
     return len(trend) > 1 and trend_moved(
         spec["kind"], spec.get("reported"), trend
     ) > Z * (se or 0.0)
+
+
+def explain(spec, rule, readings=(), *, trend=(), source=None, tried=()):
+    """A claim scored with its cause from the evidence, in the book's one order.
+
+    `rule(values=None, **cause)` scores ours (values=None) or another run's values under
+    the claim's rule (score or score_ordering, bound to the page's n and seeds).
+    A miss is put down to the first of `readings` ((name, values) pairs, run on the
+    same seeds) that lands within tolerance (`reading`); else to the budget where
+    `trend` ((amount, value) pairs along training) moves toward the paper's value
+    (`budget`); else to a cited `source` showing the paper's number wrong (`paper`);
+    else it stays `open`. Every reading tried is kept in the evidence as
+    {"reading", "ours", "verdict"} (`tried`: entries the page checked before), with
+    the trend, so that a page can show what each one gave."""
+    record = rule()
+    if record["verdict"] in ("reproduced", "undecided"):
+        return record
+    tried = [dict(entry) for entry in tried]
+    for name, values in readings:
+        other = rule(values)
+        if other["verdict"] == "reproduced":
+            evidence = {"reading": name, "values": values, "seeds": record["seeds"]}
+            return rule(cause="reading", evidence=evidence | {"tried": tried})
+        tried.append(
+            {"reading": name, "ours": other["ours_mean"], "verdict": other["verdict"]}
+        )
+    trend = [(float(a), float(v)) for a, v in trend]
+    if moves_toward(spec, trend, _trend_se(record)):
+        return rule(cause="budget", evidence={"trend": trend, "tried": tried})
+    if source:
+        return rule(cause="paper", evidence={"source": source, "tried": tried})
+    return rule(evidence={"tried": tried, "trend": trend or None})
+
+
+def _trend_se(record):
+    """The standard error a trend must move beyond: ours, or an ordering's margin's."""
+    if record["kind"] == "ordering":
+        return float(np.mean(record["margin"]["se"]))
+    return record["ours_se"]
 
 
 def _check_reading(evidence, record, rescore):

@@ -83,8 +83,9 @@ def test_without_a_reading_or_a_trend_the_miss_is_open_and_says_what_was_tried()
         readings={"Goodfellow": ["Goodfellow (L∞ 0.1)"]},
     )
     assert record["cause"] == "open"
-    assert "Goodfellow (L∞ 0.1): 40" in record["evidence"]["tried"]
-    assert "60 at epoch 1, 50 at epoch 13" in record["evidence"]["tried"]
+    tried = record["evidence"]["tried"]
+    assert [(t["reading"], t["ours"]) for t in tried] == [("Goodfellow (L∞ 0.1)", 40)]
+    assert record["evidence"]["trend"] == [(1, 60.0), (13, 50.0)]
 
 
 def test_an_ordering_stands_on_its_weakest_comparison():

@@ -206,3 +206,47 @@ def test_a_scored_claim_shows_its_standard_error_and_its_evidence():
     }
     for cause, (evidence, words) in shown.items():
         assert words in shown_cause({"cause": cause, "evidence": evidence})
+
+
+def test_an_open_claim_shows_each_reading_tried_and_its_trend():
+    from lib.pages import shown_cause
+
+    evidence = {
+        "tried": [{"reading": "ε read as L∞", "ours": 41.25, "verdict": "partly"}],
+        "trend": [(1, 60.0), (13, 50.0)],
+    }
+    shown = shown_cause({"cause": "open", "kind": "attack", "evidence": evidence})
+    assert shown == (
+        "open (tried: ε read as L∞: 41.2 (partly); "
+        "the budget trend: 60 at 1 to 50 at 13)"
+    )
+
+
+def test_the_misses_table_has_a_row_for_each_reading_and_skips_hits():
+    from lib.verdicts import explain, score
+
+    spec = {"id": "c", "description": "a claim", "kind": "attack", "reported": 50.0}
+
+    def rule(other=None, **cause):
+        return score(spec, [40.0] if other is None else other, n=10_000, **cause)
+
+    from lib.pages import misses_table
+
+    hit = explain(spec, lambda other=None, **c: rule([50.0], **c))
+    closed = explain(spec, rule, [("far", [43.0]), ("near", [50.2])])
+    open_ = explain(spec, rule, [("far", [43.0])], trend=[(1, 45.0), (4, 40.0)])
+    table = misses_table([hit, closed, open_])
+    assert list(table["reading tried"]) == [
+        "far",
+        "near",
+        "far",
+        "the budget trend (1 to 4)",
+    ]
+    assert list(table["its verdict"]) == [
+        "not reproduced",
+        "reproduced",
+        "not reproduced",
+        "",
+    ]
+    assert list(table["cause"]) == ["reading", "reading", "open", "open"]
+    assert table.loc[3, "ours under it"] == "45 to 40"

@@ -9,7 +9,13 @@ import pytest
 
 from lib import DATA
 from lib.uncertainty import binomial_se, measurement, to_decide
-from lib.verdicts import check_reported, score, score_ordering, tolerance_of
+from lib.verdicts import (
+    check_reported,
+    explain,
+    score,
+    score_ordering,
+    tolerance_of,
+)
 
 
 def spec(kind="attack", reported=50.0, **extra):
@@ -208,6 +214,41 @@ def test_an_ordering_reading_and_budget_are_scored_by_the_ordering_rule():
         ordering(), [-4.0, -4.0], 1.0, cause="budget", evidence=trend
     )
     assert record["cause"] == "budget"
+
+
+def bound(values=(40.0,), n=10_000):
+    """rule(other=None, **cause) as a page binds it: ours, or a reading's values."""
+
+    def rule(other=None, **cause):
+        return score(spec(), list(values) if other is None else other, n=n, **cause)
+
+    return rule
+
+
+def test_explain_puts_a_miss_down_to_the_first_reading_within_tolerance():
+    readings = [("far", [43.0]), ("near", [50.2]), ("also near", [49.9])]
+    record = explain(spec(), bound(), readings, trend=[(1, 30.0), (4, 40.0)])
+    assert record["cause"] == "reading" and record["evidence"]["reading"] == "near"
+    assert record["evidence"]["tried"] == [
+        {"reading": "far", "ours": 43.0, "verdict": "not reproduced"}
+    ]
+
+
+def test_explain_takes_the_budget_only_from_a_trend_toward_the_paper():
+    toward = explain(spec(), bound(), [("far", [43.0])], trend=[(1, 30.0), (4, 40.0)])
+    assert toward["cause"] == "budget" and len(toward["evidence"]["tried"]) == 1
+    away = explain(spec(), bound(), trend=[(1, 45.0), (4, 40.0)], source="Table 2")
+    assert away["cause"] == "paper" and away["evidence"]["source"] == "Table 2"
+    neither = explain(spec(), bound(), [("far", [43.0])], trend=[(1, 45.0), (4, 40.0)])
+    assert neither["cause"] == "open"
+    assert neither["evidence"]["trend"] == [(1.0, 45.0), (4.0, 40.0)]
+    assert neither["evidence"]["tried"][0]["reading"] == "far"
+
+
+def test_explain_leaves_a_hit_and_an_undecided_claim_alone():
+    assert explain(spec(), bound([50.2]), [("x", [40.0])])["cause"] is None
+    undecided = explain(spec(), bound([47.0], n=100), [("x", [50.0])])
+    assert undecided["verdict"] == "undecided" and undecided["cause"] == "noise"
 
 
 def test_noise_is_the_rules_cause_and_unknown_causes_are_refused():

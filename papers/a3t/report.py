@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from lib.uncertainty import binomial_se, difference_se
-from lib.verdicts import moves_toward, score, score_ordering, weakest
+from lib.verdicts import explain, score, score_ordering, weakest
 from papers.a3t.experiment import SETUP
 
 COLUMN = {"clean": "real", "attack": "FGSM"}
@@ -120,29 +120,8 @@ def scored(spec, rows, seeds, n, *, readings, histories):
                 (name, values(rows, spec["model"], SETUP, c, seeds))
                 for name, c in TEST_READINGS.items()
             ]
-    return with_cause(spec, rule, candidates, trend(spec, histories, seeds), seeds)
+    return explain(spec, rule, candidates, trend=trend(spec, histories, seeds))
 
 
 def to_values(pairs):
     return {"margins": [m for m, _ in pairs], "se": [s for _, s in pairs]}
-
-
-def with_cause(spec, rule, candidates, trend_, seeds):
-    record = rule()
-    if record["verdict"] in ("reproduced", "undecided"):
-        return record
-    tried = []
-    for name, other in candidates:
-        result = rule(other)
-        if result["verdict"] == "reproduced":
-            evidence = {"reading": name, "values": other, "seeds": list(seeds)}
-            return rule(cause="reading", evidence=evidence)
-        tried.append(f"{name}: {result['ours_mean']:.3g} ({result['verdict']})")
-    if moves_toward(spec, trend_, record["ours_se"]):
-        return rule(
-            cause="budget", evidence={"trend": trend_, "tried": "; ".join(tried)}
-        )
-    if len(trend_) > 1:
-        first, last = trend_[0][1], trend_[-1][1]
-        tried.append(f"the trend from {first:.3g} (epoch 1) to {last:.3g}")
-    return rule(evidence={"tried": "; ".join(tried) or "no reading run"})

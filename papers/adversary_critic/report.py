@@ -8,7 +8,7 @@ import torch
 
 from lib.metrics import l2_norms, predict_proba, predictions
 from lib.uncertainty import binomial_se
-from lib.verdicts import moves_toward, score, score_ordering, unmeasured, weakest
+from lib.verdicts import explain, score, score_ordering, unmeasured, weakest
 from papers.adversary_critic.config import ATTACKS, METHODS, NETS
 
 ORDER = list(METHODS)
@@ -151,30 +151,12 @@ def scored(spec, frames, seeds, reading=None):
     along the kept epochs moves toward the paper's value; else `open`, with what was
     tried."""
     final = frames[max(frames)]
-    rule = claim_rule(spec, final, seeds)
-    record = rule()
-    if record["verdict"] in ("reproduced", "undecided"):
-        return record
-    tried = []
+    readings = []
     if reading is not None and spec.get("method", "baselines") != "ours":
         name, rows = reading
-        other = reading_values(spec, final, rows, seeds)
-        result = rule(other)
-        if result["verdict"] == "reproduced":
-            evidence = {"reading": name, "values": other, "seeds": list(seeds)}
-            return rule(cause="reading", evidence=evidence)
-        tried.append(f"{name}: {result['ours_mean']:.3g} ({result['verdict']})")
-    trend = trend_of(spec, frames)
-    se = record["ours_se"]
-    if spec["kind"] == "ordering":
-        se = float(np.mean(record["margin"]["se"]))
-    if moves_toward(spec, trend, se):
-        return rule(
-            cause="budget", evidence={"trend": trend, "tried": "; ".join(tried)}
-        )
-    shown = ", ".join(f"{value:.3g} at epoch {epoch}" for epoch, value in trend)
-    tried.append(f"the budget trend ({shown}) does not approach the paper's")
-    return rule(evidence={"tried": "; ".join(tried)})
+        readings.append((name, reading_values(spec, final, rows, seeds)))
+    rule = claim_rule(spec, final, seeds)
+    return explain(spec, rule, readings, trend=trend_of(spec, frames))
 
 
 def claim_rule(spec, final, seeds):

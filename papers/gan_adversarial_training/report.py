@@ -6,7 +6,7 @@ the paper's full length, so no miss is put down to the budget)."""
 import numpy as np
 
 from lib.uncertainty import difference_se
-from lib.verdicts import score, score_ordering, weakest
+from lib.verdicts import explain, score, score_ordering, weakest
 
 AT = "adversarial training"
 GANS = ["GAN tanh", "GAN scaled", "initialised GAN tanh", "initialised GAN scaled"]
@@ -199,15 +199,8 @@ def scored(spec, evaluated, seeds, n, reading_rows):
             )
         return score(spec, m, n=n, seeds=seeds, **cause)
 
-    record = rule()
-    if record["verdict"] in ("reproduced", "undecided"):
-        return record
-    tried = []
-    for name, use in readings_of(spec, reading_rows, evaluated).items():
-        other = use if isinstance(use, list) else measure(Results(evaluated, n, use))
-        result = rule(other)
-        if result["verdict"] == "reproduced":
-            evidence = {"reading": name, "values": other, "seeds": list(seeds)}
-            return rule(cause="reading", evidence=evidence)
-        tried.append(f"{name}: {result['ours_mean']:.3g} ({result['verdict']})")
-    return rule(evidence={"tried": "; ".join(tried) or "no reading of the paper run"})
+    readings = [
+        (name, use if isinstance(use, list) else measure(Results(evaluated, n, use)))
+        for name, use in readings_of(spec, reading_rows, evaluated).items()
+    ]
+    return explain(spec, rule, readings)

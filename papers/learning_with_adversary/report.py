@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from lib.uncertainty import difference_se
-from lib.verdicts import moves_toward, score, score_ordering, weakest
+from lib.verdicts import explain, score, score_ordering, weakest
 from papers.learning_with_adversary.config import ADVERSARIAL, COLUMNS, MLP_METHODS
 
 
@@ -233,7 +233,6 @@ def scored(spec, frames, seeds, n, *, readings, fig1=None):
                 spec, m["margins"], m["se"], n=n, seeds=seeds, **cause
             )
 
-        se = float(np.mean([s for _, s in margins]))
     else:
         points = n if spec["column"] != "Train" else None
         ours, _ = numeric(spec, final, seeds, n)
@@ -247,30 +246,10 @@ def scored(spec, frames, seeds, n, *, readings, fig1=None):
                 **cause,
             )
 
-        se = None
-    record = rule()
-    if record["verdict"] in ("reproduced", "undecided"):
-        return record
-    se = record["ours_se"] if se is None else se
-    tried = []
-    for name, other in candidates(spec, readings, final, seeds, n, fig1):
-        result = rule(other)
-        if result["verdict"] == "reproduced":
-            evidence = {"reading": name, "values": other, "seeds": list(seeds)}
-            return rule(cause="reading", evidence=evidence)
-        tried.append(f"{name}: {result['ours_mean']:.3g} ({result['verdict']})")
+    readings = candidates(spec, readings, final, seeds, n, fig1)
     trend = trend_of(spec, frames, seeds, fig1, n)
-    if trend:
-        shown = ", ".join(f"{v:.3g} at epoch {e}" for e, v in trend)
-        tried.append(f"the budget trend: {shown}")
-    if moves_toward(spec, trend, se):
-        return rule(
-            cause="budget", evidence={"trend": trend, "tried": "; ".join(tried)}
-        )
-    if spec["id"] in PAPER_EVIDENCE:
-        evidence = {"source": PAPER_EVIDENCE[spec["id"]], "tried": "; ".join(tried)}
-        return rule(cause="paper", evidence=evidence)
-    return rule(evidence={"tried": "; ".join(tried) or "no reading run"})
+    source = PAPER_EVIDENCE.get(spec["id"])
+    return explain(spec, rule, readings, trend=trend, source=source)
 
 
 def cost_claim(spec, seconds, seeds):

@@ -8,7 +8,7 @@ miss is put down to the budget."""
 import numpy as np
 
 from lib.uncertainty import difference_se
-from lib.verdicts import score, score_ordering, weakest
+from lib.verdicts import explain, score, score_ordering, weakest
 from papers.wagan.config import ATTACKS
 
 PAPER_ATTACKS = ATTACKS[:5]  # Table 2's columns and Table 1's rows, as the paper's
@@ -170,10 +170,7 @@ def scored(spec, tables, orderings, readings):
             spec, values if other is None else other, n=n, seeds=seeds, **cause
         )
 
-    record = rule()
-    if record["verdict"] in ("reproduced", "undecided"):
-        return record
-    tried = []
+    source, tried = None, []
     if "authors_output" in spec:
         theirs = score(spec | {"reported": spec["authors_output"]}, values, n=n)
         if theirs["verdict"] == "reproduced":
@@ -181,14 +178,9 @@ def scored(spec, tables, orderings, readings):
                 f"the authors' notebook gives {spec['authors_output']:g} for this "
                 f"cell, which ours matches: {spec.get('note', spec.get('flag', ''))}"
             )
-            return rule(cause="paper", evidence={"source": source})
-        tried.append(
-            f"the authors' notebook's {spec['authors_output']:g} "
-            f"({theirs['verdict']} against ours)"
-        )
-    for name, other in readings.get(spec["id"], {}).items():
-        result = rule(other)
-        if result["verdict"] == "reproduced":
-            return rule(cause="reading", evidence={"reading": name, "values": other})
-        tried.append(f"{name}: {result['ours_mean']:.3g} ({result['verdict']})")
-    return rule(evidence={"tried": "; ".join(tried) or "no reading of the paper run"})
+        else:  # ours scored against the notebook's number instead of the paper's
+            name = f"ours against the authors' notebook's {spec['authors_output']:g}"
+            ours, verdict = theirs["ours_mean"], theirs["verdict"]
+            tried = [{"reading": name, "ours": ours, "verdict": verdict}]
+    readings = list(readings.get(spec["id"], {}).items())
+    return explain(spec, rule, readings, source=source, tried=tried)
