@@ -296,7 +296,7 @@ def explain(spec, rule, readings=(), *, trend=(), source=None, tried=()):
         return rule(cause="budget", evidence={"trend": trend, "tried": tried})
     if source:
         return rule(cause="paper", evidence={"source": source, "tried": tried})
-    return rule(evidence={"tried": tried, "trend": trend or None})
+    return rule(evidence={"tried": tried, "trend": trend if len(trend) > 1 else None})
 
 
 def _trend_se(record):

@@ -33,11 +33,15 @@ class TrainConfig:
     input_dropout: float = 0.2  # a reading: dropout on the input too (Dropout's row)
     rep_relative_c: float = 0.1  # a reading: LWA_Rep's c as a fraction of each ‖h‖
     rep_units: str = "tanh"  # a reading: LWA_Rep's hidden units, bounded
+    rep_layers_deep: int = 2  # a reading: LWA_Rep's h after both hidden layers
     rep_c_ratios: tuple = (0.05, 0.1, 0.2, 0.4)  # LWA_Rep's c / Normal's ‖h‖ (ours)
     split_seed: int = 0  # §4: "we random choose 50,000 images": the permutation's seed
     lr: float = 1e-3  # not stated: Adam with default betas, every model (ours)
     batch_size: int = 100  # not stated: our choice
     epochs: int = 13  # not stated: Caffe's LeNet solver (above), every model
+    long_epochs: int = (
+        30  # a reading of the length: Normal's two networks and LWA's MLP
+    )
     n_train: int = 50_000  # §4: 50,000 training images
     trend_epochs: tuple = (1, 3, 6, 13)  # the budget trend: weights kept (ours)
 
@@ -64,6 +68,7 @@ PROFILES = {
         dataclasses.replace(
             PAPER[0],
             epochs=1,
+            long_epochs=2,
             n_train=1_000,
             rep_c_ratios=(0.1, 0.4),
             trend_epochs=(1,),

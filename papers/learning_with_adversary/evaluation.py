@@ -13,6 +13,7 @@ from lib.data import load_mnist
 from lib.metrics import accuracy, attacked
 from papers.learning_with_adversary.attacks import adv_alpha, adv_loss, adv_loss_sign
 from papers.learning_with_adversary.config import SLUG
+from papers.learning_with_adversary.models import representation_split
 from papers.learning_with_adversary.training import network, train_stack
 
 ATTACKS = {"Adv_Loss_Sign": adv_loss_sign, "Adv_Loss": adv_loss, "Adv_Alpha": adv_alpha}
@@ -79,10 +80,12 @@ def normal_of(spec, result, seed, device):
     return members(spec, [result["states"][index]], device)[0]
 
 
-def feature_norm(model, x):
-    """The median L2 norm of the first hidden layer's output (LWA_Rep's h) over x."""
+def feature_norm(model, x, rep_layers=1):
+    """The median L2 norm over x of LWA_Rep's h: the output of the first rep_layers
+    hidden layers."""
+    representation, _ = representation_split(model.eval(), rep_layers)
     with torch.no_grad():
-        return float(model.eval()[:3](x).flatten(1).norm(dim=1).median())
+        return float(representation(x).flatten(1).norm(dim=1).median())
 
 
 def feature_norm_of(state, cfg, device="cpu"):
@@ -142,7 +145,8 @@ def columns_job(
                     {"seed": seed, **columns(kept, x, y, x_fixed, c_eval)}
                 )
         if stack["arch"] == "MLP":
-            out["h_norm"].append(feature_norm(model, x_tr[:H_IMAGES]))
+            depth = stack.get("rep_layers", 1)
+            out["h_norm"].append(feature_norm(model, x_tr[:H_IMAGES], depth))
     return out
 
 

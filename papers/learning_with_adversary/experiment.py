@@ -6,7 +6,7 @@ all ahead of the page, which then loads them from the cache."""
 from lib import jobs
 from lib.profiles import resolve_profile
 from papers.learning_with_adversary import evaluation
-from papers.learning_with_adversary.config import PROFILES, SLUG
+from papers.learning_with_adversary.config import PAPER_NAMES, PROFILES, SLUG
 from papers.learning_with_adversary.training import ABLATION, LINF, train_stack
 
 TRAINING = ("hidden", "dropout", "goodfellow_eps", "lr", "batch_size", "split_seed")
@@ -41,7 +41,19 @@ def row_specs(cfg, seeds):
         ("MLP", f"LWA_Rep ({cfg.rep_units})"): spec(
             "MLP", "LWA_Rep", units=cfg.rep_units
         ),
+        ("MLP", f"LWA_Rep (h after {cfg.rep_layers_deep} layers)"): spec(
+            "MLP", "LWA_Rep", rep_layers=cfg.rep_layers_deep
+        ),
     }
+    longer = f"({cfg.long_epochs} epochs)"
+    for arch, method in (
+        ("MLP", "undefended"),
+        ("LeNet", "undefended"),
+        ("MLP", "LWA"),
+    ):
+        rows[arch, f"{PAPER_NAMES.get(method, method)} {longer}"] = spec(
+            arch, method, keep=(), epochs=cfg.long_epochs
+        )
     for eps in cfg.goodfellow_linf:
         rows["MLP", f"{LINF[:-1]} {eps:g})"] = spec("MLP", LINF, goodfellow_linf=eps)
     return rows

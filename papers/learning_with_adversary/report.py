@@ -198,8 +198,9 @@ def candidates(spec, readings, final, seeds, n, fig1):
     if column == "Fixed":
         for name, other in FIXED_READINGS.items():
             out.append((name, values(final, arch, method, other, seeds)))
-    for name in readings.get(method, []) if arch == "MLP" else []:
-        out.append((name, values(final, arch, name, column, seeds)))
+    for name in readings.get(method, []):
+        if ((final.arch == arch) & (final.row == name)).any():  # trained on this arch
+            out.append((name, values(final, arch, name, column, seeds)))
     return out
 
 
