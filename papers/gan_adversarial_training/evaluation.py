@@ -19,16 +19,13 @@ from papers.gan_adversarial_training.readings import (
 )
 from papers.gan_adversarial_training.training import (
     SLUG,
+    job_of,
     make_adversary,
     make_defender,
-    pretrain_adversary,
-    train_baseline,
-    train_gan,
 )
 
 MNIST_STD = 0.3081  # the usual normalisation of MNIST: (x - 0.1307) / 0.3081
 BATCH = 100  # the training batch size: the batches whose statistics a reading uses
-FNS = {"train_baseline": train_baseline, "train_gan": train_gan}
 
 
 def runs_of(job, device):
@@ -56,10 +53,10 @@ def percent(model, x, y):
     return 100 * accuracy(model, x, y)
 
 
-def fgsm_job(*, fn, spec, lambdas, n_eval, calibration_bins_, device):
+def fgsm_job(*, spec, lambdas, n_eval, calibration_bins_, device):
     """A job: per member, accuracy (%) under FGSM at every λ, the calibration bins
     and ECE (%) pooled over λ > 0 (Fig. 3), and for a GAN its own adversary's."""
-    job = jobs.Job(SLUG, FNS[fn], spec)
+    job = job_of(spec)
     x, y = test_images(n_eval, device)
     out = []
     for run in runs_of(job, device):
@@ -93,8 +90,7 @@ def adversary_job(*, spec, n_eval, device):
     with the batch statistics it trained with ("batch statistics": batch-norm in train
     mode over the test batches)."""
     x, y = test_images(n_eval, device)
-    vanilla = jobs.Job(SLUG, train_baseline, spec["vanilla"])
-    pretrained = jobs.Job(SLUG, pretrain_adversary, spec)
+    vanilla, pretrained = job_of(spec["vanilla"]), job_of(spec)
     out = []
     for v, a in zip(runs_of(vanilla, device), runs_of(pretrained, device), strict=True):
         defender = player(vanilla, v, "defender", device)
@@ -113,7 +109,7 @@ def readings_job(*, spec, n_eval, eps, passes, device):
     """A job: the vanilla models' accuracy (%) under one FGSM step at λ = eps, read as
     the paper may have meant it, and the share (%) of points whose gradient is zero
     under each loss."""
-    job = jobs.Job(SLUG, train_baseline, spec)
+    job = job_of(spec)
     x, y = test_images(n_eval, device)
     out = []
     for run in runs_of(job, device):
@@ -163,8 +159,8 @@ def cross(*, adversaries, defenders, n_eval, device):
     x, y = test_images(n_eval, device)
     loaded = {}
     for role, specs in (("adversary", adversaries), ("defender", defenders)):
-        for name, (fn, spec) in specs.items():
-            job = jobs.Job(SLUG, FNS[fn], spec)
+        for name, spec in specs.items():
+            job = job_of(spec)
             loaded[role, name] = [
                 player(job, r, role, device) for r in runs_of(job, device)
             ]
@@ -181,10 +177,10 @@ def cross(*, adversaries, defenders, n_eval, device):
     ]
 
 
-def beyond_job(*, fn, spec, n_autoattack, beyond, device):
+def beyond_job(*, spec, n_autoattack, beyond, device):
     """A job: the book's common evaluation (lib.robustness) of the stack's first
     member on the first n_autoattack test images."""
-    job = jobs.Job(SLUG, FNS[fn], spec)
+    job = job_of(spec)
     x, y = test_images(n_autoattack, device)
     defender = player(job, runs_of(job, device)[0], "defender", device)
     return robustness.evaluate_at(beyond, defender, x, y)
@@ -196,14 +192,13 @@ def job(kind, trained, eval_cfg):
         return jobs.Job(
             SLUG, adversary_job, {"spec": trained.spec, "n_eval": eval_cfg.n_eval}
         )
-    fn = trained.fn.__name__
     if kind == "fgsm":
         spec = {
             "lambdas": list(eval_cfg.lambdas),
             "n_eval": eval_cfg.n_eval,
             "calibration_bins_": eval_cfg.calibration_bins,
         }
-        return jobs.Job(SLUG, fgsm_job, {"fn": fn, "spec": trained.spec} | spec)
+        return jobs.Job(SLUG, fgsm_job, {"spec": trained.spec} | spec)
     if kind == "readings":
         spec = {
             "n_eval": eval_cfg.n_eval,
@@ -212,16 +207,14 @@ def job(kind, trained, eval_cfg):
         }
         return jobs.Job(SLUG, readings_job, {"spec": trained.spec} | spec)
     spec = {"n_autoattack": eval_cfg.n_autoattack, "beyond": eval_cfg.beyond}
-    return jobs.Job(SLUG, beyond_job, {"fn": fn, "spec": trained.spec} | spec)
+    return jobs.Job(SLUG, beyond_job, {"spec": trained.spec} | spec)
 
 
 def cross_job(adversaries, defenders, eval_cfg):
     """Every GAN adversary against every defender, as one job."""
 
     def named(trained):
-        return {
-            j.spec.get("name") or name_of(j): (j.fn.__name__, j.spec) for j in trained
-        }
+        return {j.spec.get("name") or name_of(j): j.spec for j in trained}
 
     spec = {
         "adversaries": named(adversaries),

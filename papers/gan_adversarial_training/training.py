@@ -102,10 +102,19 @@ def train_model(model, data, cfg, optimizer, perturb):
     )
 
 
+def job_of(spec):
+    """The training job of a spec: a baseline's names its method, a pre-trained
+    adversary's holds its vanilla models', a GAN's neither."""
+    if "name" in spec:
+        return jobs.Job(SLUG, train_baseline, spec)
+    if "vanilla" in spec:
+        return jobs.Job(SLUG, pretrain_adversary, spec)
+    return jobs.Job(SLUG, train_gan, spec)
+
+
 def loaded(spec, player, make, device):
     """The stack of `player` of every member of a trained baseline or GAN job."""
-    fn = train_baseline if "name" in spec else train_gan
-    runs = jobs.result(jobs.Job(SLUG, fn, spec), device)
+    runs = jobs.result(job_of(spec), device)
     models = []
     for run in runs:
         model = make().to(device)
