@@ -192,10 +192,10 @@ def _with_cause(record, cause, evidence, rescore, se, decide):
         }
     elif given is None:
         record["cause"] = "open"
-        kept = {k: (evidence or {}).get(k) for k in ("tried", "trend")}
-        record["evidence"] = {k: v for k, v in kept.items() if v is not None} or {
-            "tried": None
-        }
+        evidence = evidence or {}
+        record["evidence"] = {"tried": evidence.get("tried")}
+        if evidence.get("trend"):  # the trend that did not move toward the paper's
+            record["evidence"]["trend"] = evidence["trend"]
     else:
         record["cause"], record["evidence"] = given
     return record
