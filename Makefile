@@ -22,7 +22,7 @@ PYTEST = MPLBACKEND=Agg NB=$(NB) $(PINNED) $(BIN)/python -m pytest -p no:cachepr
 export PYTHONPATH := $(CURDIR)
 # No MPLBACKEND here: a notebook kernel started with MPLBACKEND=Agg keeps its figures out of its outputs.
 
-.PHONY: setup book lint unit test portable execute jobs adopt goldens bench clean
+.PHONY: setup book lint unit test portable execute jobs adopt wave goldens bench clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,18 @@ adopt: setup
 # oneDNN free to use this CPU's widest instructions. They must still pass, within the tolerances of tests/golden.py.
 # It runs in a copy of the working tree, so that the model cache starts empty and every model trains again here
 # (about fifteen minutes on two idle cores; two threads on busy cores take far longer).
+# The re-execution wave: every page waiting in drafts/, in the book's order, its jobs and then its adoption, one page
+# after another on every core, then the scorecard and the leaderboard (many hours at `book`: run it in the background with a log; run it again after an
+# interruption and it resumes, every finished entry kept, every model at its last finished epoch).
+wave: setup
+	@for slug in $(PAPERS); do \
+		[ -f drafts/$$slug.md ] || continue; \
+		echo "== $$slug: jobs, then adoption ($(PROFILE))"; \
+		$(MAKE) --no-print-directory jobs NB=$$slug && $(MAKE) --no-print-directory adopt NB=$$slug || exit 1; \
+	done
+	$(BIN)/python tools/execute_notebook.py book/scorecard.ipynb book/scorecard.ipynb -p profile $(PROFILE)
+	$(BIN)/python tools/execute_notebook.py book/leaderboard.ipynb book/leaderboard.ipynb -p profile $(PROFILE)
+
 PORTABLE := _build/portable
 portable: setup
 	rm -rf $(PORTABLE) && mkdir -p $(PORTABLE)/data
