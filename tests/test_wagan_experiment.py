@@ -1,5 +1,6 @@
 """WAGAN's pipeline as jobs: each after what it loads, the authors' PGD in chunks whose
-concatenation is the retraining set, WAGAN β+ left to AdvGAN's generator."""
+concatenation is the retraining set, WAGAN β+ a run of its own, every retrained target
+a new network."""
 
 import torch
 
@@ -14,8 +15,17 @@ def test_the_pipeline_runs_each_job_after_the_jobs_it_loads():
     configs = resolve_profile(PROFILES, "book")
     pipeline = training_jobs(configs, [0])
     names = [name for name, _ in pipeline]
-    assert names[0] == "target" and "WAGAN β+" not in names  # AdvGAN's generator
+    assert names[0] == "target"
     assert names.index("AdvGAN") < names.index("WAGAN β+ (∂W)")
+    advgan, beta_plus = (pipeline[m, 0].spec for m in ("AdvGAN", "WAGAN β+"))
+    # the authors train β+ as AdvGAN again: the same spec, another seed
+    assert beta_plus["beta"] == advgan["beta"] and beta_plus["seed"] != advgan["seed"]
+    retrained = [
+        job.spec["seed"] for (n, _), job in pipeline.items() if "retrained" in n
+    ]
+    assert (
+        len(set(retrained)) == 6 and pipeline["target", 0].spec["seed"] not in retrained
+    )
     assert max(i for i, n in enumerate(names) if n.startswith("pgd")) < min(
         i for i, n in enumerate(names) if n.startswith("retrained")
     )

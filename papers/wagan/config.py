@@ -12,9 +12,12 @@ GANS = {  # method: (β, Wasserstein term in the generator's gradient)
     "AdvGAN": (1.0, None),  # §5 β = 1; advgan.py
     "WAGAN": (0.0, None),  # §5 β = 0; the code's term is detached (no gradient)
     "WAGAN β−": (-1.0, None),  # §5 β = -1
+    # §5 β = 1: the same gradients as AdvGAN's, trained again as a run of its own
+    # (WAGAN-beta_plus.ipynb, model_wagan_beta_plus.pth), so under another seed
+    "WAGAN β+": (1.0, None),
     "WAGAN β+ (∂W)": (1.0, "hinge"),  # extension: the paper's differentiable hinge
 }
-SAME_AS = {"WAGAN β+": "AdvGAN"}  # faithful: identical gradients, identical generator
+OWN_RUN = {"WAGAN β+": 1000}  # seed offset of a run that repeats another's training
 ATTACKS = ["PGD", "AdvGAN", "WAGAN", "WAGAN β−", "WAGAN β+", "WAGAN β+ (∂W)"]
 
 

@@ -7,7 +7,7 @@ from lib import jobs, robustness
 from lib.data import load_mnist
 from lib.metrics import accuracy
 from lib.runtime import seed_everything
-from papers.wagan.config import ATTACKS, SAME_AS
+from papers.wagan.config import ATTACKS
 from papers.wagan.sinkhorn import sinkhorn
 from papers.wagan.training import (
     SLUG,
@@ -22,19 +22,15 @@ EVAL_BATCH = 500
 
 
 def test_sets(pipeline, n_test, device):
-    """{attack: its examples of the first n_test test images}; WAGAN β+ is AdvGAN's."""
+    """{attack: its examples of the first n_test test images}."""
     sets = {}
     for attack in ATTACKS:
-        if attack in SAME_AS:
-            continue
         data = (
             {"pgd": pipeline["pgd"]}
             if attack == "PGD"
             else {"generator": pipeline["generators"][attack], "n": n_test}
         )
         sets[attack] = adversarial_set(data, "test", device)[:n_test]
-    for alias, attack in SAME_AS.items():
-        sets[alias] = sets[attack]
     return sets
 
 
@@ -79,7 +75,7 @@ def tables_job(*, pipeline, n_test, n_draws, device):
         }
     }
     for attack in ATTACKS:
-        data = pipeline["train_data"][SAME_AS.get(attack, attack)]
+        data = pipeline["train_data"][attack]
         table1[attack] = {
             "train": draws(target, adversarial_set(data, "train", device), y_tr, seeds),
             "test": draws(target, sets[attack], y_te, seeds),
@@ -95,8 +91,6 @@ def tables_job(*, pipeline, n_test, n_draws, device):
         table2[row] = {"Base": draws(model, x_te, y_te, seeds)} | {
             column: draws(model, sets[column], y_te, seeds) for column in ATTACKS
         }
-    for alias, attack in SAME_AS.items():
-        table2[alias] = table2[attack]
     if "pgd_reading" in pipeline:  # the paper's ε = 0.003, on the test images
         x_pgd = adversarial_set({"pgd": pipeline["pgd_reading"]}, "test", device)
         table1["PGD, ε = 0.003"] = {"test": draws(target, x_pgd[:n_test], y_te, seeds)}

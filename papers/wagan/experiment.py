@@ -1,6 +1,7 @@
-"""What the WAGAN page trains, as job lists (lib.jobs): per seed the target, the four
-generators (WAGAN β+ is AdvGAN's, in the authors' code), the authors' PGD sets chunk by
-chunk, and the five targets retrained on each attack's training examples. `python
+"""What the WAGAN page trains, as job lists (lib.jobs): per seed the target, the five
+generators (WAGAN β+ trains as AdvGAN in the authors' code, as a run of its own), the
+authors' PGD sets chunk by chunk, and the six targets retrained on each attack's
+training examples, each a new network. `python
 tools/run_jobs.py wagan` runs them ahead of the page (the page's evaluations are
 next)."""
 
@@ -9,7 +10,7 @@ import dataclasses
 from lib import jobs
 from lib.profiles import resolve_profile
 from papers.wagan import evaluation
-from papers.wagan.config import GANS, PROFILES, SLUG
+from papers.wagan.config import GANS, OWN_RUN, PROFILES, SLUG
 from papers.wagan.training import pgd_chunks, train_classifier, train_generator
 
 PAPER_EPS = 0.003  # §5: "a maximum difference of 0.003" (the authors' code: 0.001)
@@ -19,8 +20,12 @@ RETRAIN = {  # training data: (epochs field, batch size field) of RetrainConfig
     "AdvGAN": ("epochs_advgan", "batch_gan"),
     "WAGAN": ("epochs_beta_zero", "batch_gan"),
     "WAGAN β−": ("epochs_beta_minus", "batch_gan"),
+    "WAGAN β+": ("epochs_beta_plus", "batch_gan"),
     "WAGAN β+ (∂W)": ("epochs_beta_plus", "batch_gan"),
 }
+# pipeline.py makes every retrained target a new network: its initial weights drawn
+# under seed + RETRAIN_SEED·(its place in RETRAIN + 1), not the original target's
+RETRAIN_SEED = 100
 
 
 def specs(configs, seed):
@@ -48,7 +53,7 @@ def specs(configs, seed):
             "wasserstein": wasserstein,
             "gan": dataclasses.asdict(gan_cfg),
             "target": target_spec,
-            "seed": seed,
+            "seed": seed + OWN_RUN.get(method, 0),
         }
         if wasserstein == "hinge":
             spec["advgan"] = out["AdvGAN"][1]
@@ -58,7 +63,7 @@ def specs(configs, seed):
         "n": {"train": retrain_cfg.n_train, "test": eval_cfg.n_test},
     }
     retrain = dataclasses.asdict(retrain_cfg)
-    for method, (epochs, batch) in RETRAIN.items():
+    for place, (method, (epochs, batch)) in enumerate(RETRAIN.items(), 1):
         data = (
             {"pgd": pgd, "n": retrain_cfg.n_train}
             if method == "PGD"
@@ -74,7 +79,7 @@ def specs(configs, seed):
                 "shuffle": False,
                 "lr": retrain_cfg.lr,
                 "lr_late": retrain_cfg.lr_late,
-                "seed": seed,
+                "seed": seed + RETRAIN_SEED * place,
                 "target": target,
             },
         )

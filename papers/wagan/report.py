@@ -104,7 +104,7 @@ class Orderings:
         ]
 
     def others_mean(self, row):
-        own = {row, "AdvGAN", "WAGAN β+"} if row in ("AdvGAN", "WAGAN β+") else {row}
+        own = {row}
         return float(
             np.mean(
                 [
