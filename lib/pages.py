@@ -70,77 +70,60 @@ def shown_cause(c):
         decide = evidence.get("decide") or {}
         needed = [f"{v} {k}" for k, v in decide.items() if v is not None]
         return "noise" + (f" (decided by {' or '.join(needed)})" if needed else "")
-    tried = [
-        *tried_text(evidence.get("tried"), c.get("kind")),
-        *trend_text(evidence.get("trend")),
+    steps = [
+        reading + (f": {value}" if value else "") + (f" ({verdict})" if verdict else "")
+        for reading, value, verdict in readings_tried(c)
     ]
-    return f"open (tried: {'; '.join(tried)})" if tried else "open"
+    return f"open (tried: {'; '.join(steps)})" if steps else "open"
 
 
-def tried_text(tried, kind=None):
-    """The readings a claim tried, each as "name: ours under it (verdict)"; a page's
-    own sentence where it gave one."""
-    if not tried:
-        return []
-    if isinstance(tried, str):
-        return [tried]
-    shown = share_text if kind == "ordering" else "{:.3g}".format
-    return [f"{t['reading']}: {shown(t['ours'])} ({t['verdict']})" for t in tried]
+def readings_tried(c):
+    """What a claim tried, as (reading, our value under it, its verdict) rows: each
+    reading run, the reading that closed it (if one did), then its budget trend."""
+    evidence = c.get("evidence") or {}
+    shown = share_text if c.get("kind") == "ordering" else "{:.3g}".format
+    tried = evidence.get("tried") or []
+    if isinstance(tried, str):  # a page's own sentence
+        steps = [(tried, "", "")]
+    else:
+        steps = [(t["reading"], shown(t["ours"]), t["verdict"]) for t in tried]
+    if c.get("cause") == "reading":
+        steps.append(
+            (evidence["reading"], shown(evidence["reading_mean"]), "reproduced")
+        )
+    if evidence.get("trend"):
+        (a0, v0), (a1, v1) = evidence["trend"][0], evidence["trend"][-1]
+        steps.append(
+            (f"the budget trend ({a0:g} to {a1:g})", f"{v0:.3g} to {v1:.3g}", "")
+        )
+    return steps
 
 
 def share_text(share):
     return f"{share:.0%} of runs"
 
 
-def trend_text(trend):
-    """A budget trend in a few words: its first and last points."""
-    if not trend:
-        return []
-    (a0, v0), (a1, v1) = trend[0], trend[-1]
-    return [f"the budget trend: {v0:.3g} at {a0:g} to {v1:.3g} at {a1:g}"]
-
-
 def misses_table(claims):
     """Why the misses: every claim missed (undecided ones are not: the claims table
     says what would decide them), one row for each reading it tried
     (the value under it and the verdict it would get), one for its budget trend, and
-    its cause. A reading that closes a claim is its last row."""
+    its cause. A reading that closes a claim is its last reading row."""
     import pandas as pd
 
-    rows = []
-    for c in claims:
-        if c["verdict"] in ("reproduced", "undecided"):
-            continue
-        evidence = c.get("evidence") or {}
-        tried = evidence.get("tried") or []
-        shown = share_text if c["kind"] == "ordering" else "{:.3g}".format
-        steps = [
-            (t["reading"], shown(t["ours"]), t["verdict"])
-            for t in (tried if isinstance(tried, list) else [])
-        ]
-        if isinstance(tried, str):
-            steps.append((tried, "", ""))
-        if c["cause"] == "reading":
-            steps.append(
-                (evidence["reading"], shown(evidence["reading_mean"]), "reproduced")
-            )
-        if evidence.get("trend"):
-            (a0, v0), (a1, v1) = evidence["trend"][0], evidence["trend"][-1]
-            steps.append(
-                (f"the budget trend ({a0:g} to {a1:g})", f"{v0:.3g} to {v1:.3g}", "")
-            )
-        for reading, value, verdict in steps or [("no reading run", "", "")]:
-            rows.append(
-                {
-                    "claim": c["description"],
-                    "paper": shown_reported(c),
-                    "ours": shown_value(c),
-                    "reading tried": reading,
-                    "ours under it": value,
-                    "its verdict": verdict,
-                    "cause": c["cause"],
-                }
-            )
+    rows = [
+        {
+            "claim": c["description"],
+            "paper": shown_reported(c),
+            "ours": shown_value(c),
+            "reading tried": reading,
+            "ours under it": value,
+            "its verdict": verdict,
+            "cause": c["cause"],
+        }
+        for c in claims
+        if c["verdict"] not in ("reproduced", "undecided")
+        for reading, value, verdict in readings_tried(c) or [("no reading run", "", "")]
+    ]
     columns = ["claim", "paper", "ours", "reading tried", "ours under it"]
     return pd.DataFrame(rows, columns=[*columns, "its verdict", "cause"])
 

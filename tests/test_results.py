@@ -218,7 +218,7 @@ def test_an_open_claim_shows_each_reading_tried_and_its_trend():
     shown = shown_cause({"cause": "open", "kind": "attack", "evidence": evidence})
     assert shown == (
         "open (tried: ε read as L∞: 41.2 (partly); "
-        "the budget trend: 60 at 1 to 50 at 13)"
+        "the budget trend (1 to 13): 60 to 50)"
     )
 
 
