@@ -65,3 +65,29 @@ def test_the_scaled_adversary_with_its_training_batch_statistics_is_a_reading():
     record = report.scored(spec, evaluated, [0], 10_000, reading_rows=[{}])
     assert record["verdict"] == "not reproduced" and record["cause"] == "reading"
     assert record["evidence"]["reading"].startswith("the adversary with the batch")
+
+
+def test_a_gans_own_adversary_on_its_training_batch_statistics_is_a_reading():
+    spec = {
+        "id": "own_adversary_drop_gan_scaled",
+        "description": "GAN scaled: accuracy lost to its own adversary (points)",
+        "kind": "drop",
+        "n": 10_000,
+        "model": "GAN scaled",
+        "attack": "own GAN adversary",
+        "lambda": 0.1,
+        "drop": True,
+        "reported": 1.29,
+    }
+    evaluated = results({"GAN scaled": 98.0})
+    row = evaluated["fgsm", "GAN scaled"][0]
+    row |= {"own": 97.9, "own, batch statistics": 96.8}
+    record = report.scored(spec, evaluated, [0], 10_000, reading_rows=[{}])
+    assert record["ours_mean"] == pytest.approx(0.1)
+    assert record["cause"] == "reading"
+    assert record["evidence"]["values"] == [pytest.approx(1.2)]
+    row["own, batch statistics"] = 97.9  # the same drop under the reading: still open
+    record = report.scored(spec, evaluated, [0], 10_000, reading_rows=[{}])
+    assert record["cause"] == "open" and record["evidence"]["tried"][0]["ours"] == (
+        pytest.approx(0.1)
+    )

@@ -55,7 +55,8 @@ def percent(model, x, y):
 
 def fgsm_job(*, spec, lambdas, n_eval, calibration_bins_, device):
     """A job: per member, accuracy (%) under FGSM at every λ, the calibration bins
-    and ECE (%) pooled over λ > 0 (Fig. 3), and for a GAN its own adversary's."""
+    and ECE (%) pooled over λ > 0 (Fig. 3), and for a GAN its own adversary's, in eval
+    mode and (a reading) with the batch statistics it trained with."""
     job = job_of(spec)
     x, y = test_images(n_eval, device)
     out = []
@@ -80,6 +81,8 @@ def fgsm_job(*, spec, lambdas, n_eval, calibration_bins_, device):
         if "adversary" in run:
             adversary = player(job, run, "adversary", device)
             row["own"] = percent(defender, adversary(x), y)
+            x_batch = perturbed_with_batch_statistics(adversary, x)
+            row["own, batch statistics"] = percent(defender, x_batch, y)
         out.append(row)
     return out
 
@@ -96,13 +99,17 @@ def adversary_job(*, spec, n_eval, device):
         defender = player(vanilla, v, "defender", device)
         adversary = player(pretrained, a, "adversary", device)
         row = {"eval": percent(defender, adversary(x), y)}
-        with batch_statistics(adversary), torch.no_grad():
-            x_adv = torch.cat(
-                [adversary(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]
-            )
-        row["batch statistics"] = percent(defender, x_adv, y)
+        x_batch = perturbed_with_batch_statistics(adversary, x)
+        row["batch statistics"] = percent(defender, x_batch, y)
         out.append(row)
     return out
+
+
+def perturbed_with_batch_statistics(adversary, x):
+    """The adversary's perturbations with batch-norm in train mode over batches of the
+    training batch size: the statistics it trained with, not its running ones."""
+    with batch_statistics(adversary), torch.no_grad():
+        return torch.cat([adversary(x[i : i + BATCH]) for i in range(0, len(x), BATCH)])
 
 
 def readings_job(*, spec, n_eval, eps, passes, device):

@@ -168,16 +168,20 @@ def readings_of(spec, reading_rows, evaluated):
                 "initialised GAN scaled": "initialised GAN min-max"
             }
         }
+    out = {}
+    if spec.get("drop"):  # the own adversary as it trained, on batch statistics
+        out["the adversary with the batch statistics it trained with"] = [
+            row["fgsm"][0.0] - row["own, batch statistics"]
+            for row in evaluated["fgsm", spec["model"]]
+        ]
     if claim in ("clean_gan_tanh", "own_adversary_drop_gan_tanh"):
-        return {
-            "defender in eval mode for the adversary's step": {
-                "GAN tanh": "GAN tanh, defender in eval mode for the adversary"
-            },
-            "separate batch-norm passes": {
-                "GAN tanh": "GAN tanh, separate batch-norm passes"
-            },
+        out["defender in eval mode for the adversary's step"] = {
+            "GAN tanh": "GAN tanh, defender in eval mode for the adversary"
         }
-    return {}
+        out["separate batch-norm passes"] = {
+            "GAN tanh": "GAN tanh, separate batch-norm passes"
+        }
+    return out
 
 
 def scored(spec, evaluated, seeds, n, reading_rows):
