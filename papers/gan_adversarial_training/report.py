@@ -203,8 +203,8 @@ def scored(spec, evaluated, seeds, n, reading_rows):
             )
         return score(spec, m, n=n, seeds=seeds, **cause)
 
-    readings = [
+    readings = (  # measured only if the claim misses
         (name, use if isinstance(use, list) else measure(Results(evaluated, n, use)))
         for name, use in readings_of(spec, reading_rows, evaluated).items()
-    ]
+    )
     return explain(spec, rule, readings)
