@@ -91,3 +91,22 @@ def test_a_gans_own_adversary_on_its_training_batch_statistics_is_a_reading():
     assert record["cause"] == "open" and record["evidence"]["tried"][0]["ours"] == (
         pytest.approx(0.1)
     )
+
+
+def test_the_gan_adversaries_against_the_others_skip_their_own_defender():
+    spec = {
+        "id": "gan_adversaries_vs_others",
+        "description": "every GAN adversary against the other defenders",
+        "kind": "attack",
+        "n": 10_000,
+        "reported": 97.0,
+    }
+    eval_mode = {"a": {"a": 10.0, "b": 99.0}, "b": {"a": 99.0, "b": 10.0}}
+    trained_with = {"a": {"a": 10.0, "b": 97.0}, "b": {"a": 97.2, "b": 10.0}}
+    evaluated = {
+        ("cross", "all"): [{"eval": eval_mode, "batch statistics": trained_with}]
+    }
+    record = report.scored(spec, evaluated, [0], 10_000, reading_rows=[{}])
+    assert record["ours_mean"] == pytest.approx(99.0)
+    assert record["cause"] == "reading"
+    assert record["evidence"]["values"] == [pytest.approx(97.1)]

@@ -162,7 +162,8 @@ def accuracy_under(model, x, y, step):
 
 def cross(*, adversaries, defenders, n_eval, device):
     """A job: per seed, the accuracy (%) of every defender under every GAN adversary
-    ({adversary: {defender: %}}, the names the jobs' keys)."""
+    ({adversary: {defender: %}}, the names the jobs' keys), the adversaries in eval
+    mode ("eval") and, a reading, with the batch statistics they trained with."""
     x, y = test_images(n_eval, device)
     loaded = {}
     for role, specs in (("adversary", adversaries), ("defender", defenders)):
@@ -171,17 +172,30 @@ def cross(*, adversaries, defenders, n_eval, device):
             loaded[role, name] = [
                 player(job, r, role, device) for r in runs_of(job, device)
             ]
-    seeds = len(next(iter(loaded.values())))
-    return [
-        {
+    out = []
+    for s in range(len(next(iter(loaded.values())))):
+        made = {
             a: {
-                d: percent(loaded["defender", d][s], loaded["adversary", a][s](x), y)
-                for d in defenders
+                "eval": loaded["adversary", a][s](x),
+                "batch statistics": perturbed_with_batch_statistics(
+                    loaded["adversary", a][s], x
+                ),
             }
             for a in adversaries
         }
-        for s in range(seeds)
-    ]
+        out.append(
+            {
+                mode: {
+                    a: {
+                        d: percent(loaded["defender", d][s], made[a][mode], y)
+                        for d in defenders
+                    }
+                    for a in adversaries
+                }
+                for mode in ("eval", "batch statistics")
+            }
+        )
+    return out
 
 
 def beyond_job(*, spec, n_autoattack, beyond, device):

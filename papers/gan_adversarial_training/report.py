@@ -35,12 +35,7 @@ class Results:
         """Our number of a numeric claim in one seed."""
         model = spec.get("model")
         if spec["id"] == "gan_adversaries_vs_others":
-            matrix = self.evaluated["cross", "all"][seed]
-            return float(
-                np.mean(
-                    [v for a, row in matrix.items() for d, v in row.items() if d != a]
-                )
-            )
+            return off_diagonal_mean(self.evaluated["cross", "all"][seed]["eval"])
         if spec.get("attack", "").startswith("pre-trained"):
             squash = spec["attack"].split()[1]
             name = self.use.get(
@@ -139,6 +134,13 @@ class Results:
         return ["undefended", "random noise", AT, *GANS]
 
 
+def off_diagonal_mean(matrix):
+    """The mean accuracy (%) of every defender under every GAN adversary but its own."""
+    return float(
+        np.mean([v for a, row in matrix.items() for d, v in row.items() if d != a])
+    )
+
+
 def readings_of(spec, reading_rows, evaluated):
     """The readings a claim's miss may be put down to, each {name: Results.use} (other
     models in some models' places) or {name: values per seed}."""
@@ -169,6 +171,11 @@ def readings_of(spec, reading_rows, evaluated):
             }
         }
     out = {}
+    if claim == "gan_adversaries_vs_others":
+        out["the adversaries with the batch statistics they trained with"] = [
+            off_diagonal_mean(row["batch statistics"])
+            for row in evaluated["cross", "all"]
+        ]
     if spec.get("drop"):  # the own adversary as it trained, on batch statistics
         out["the adversary with the batch statistics it trained with"] = [
             row["fgsm"][0.0] - row["own, batch statistics"]
