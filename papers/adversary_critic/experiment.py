@@ -77,7 +77,10 @@ def run_all(profile, workers=None):
     )
     every = [*training_jobs(train_cfg, seeds).values(), *(j for _, j in evaluations)]
     readings = reading_jobs(train_cfg, eval_cfg, seeds)
-    jobs.run([*every, *readings.values()], workers=workers)
+    # the reading's models before their evaluations: an evaluation taken up while its
+    # model trains would hold a worker idle on the model's lock
+    readings = sorted(readings.items(), key=lambda item: item[0][0] != "train")
+    jobs.run([*every, *(job for _, job in readings)], workers=workers)
 
 
 if __name__ == "__main__":
