@@ -286,7 +286,8 @@ def explain(spec, rule, readings=(), *, trend=(), source=None, tried=()):
     for name, values in readings:
         other = rule(values)
         if other["verdict"] == "reproduced":
-            evidence = {"reading": name, "values": values, "seeds": record["seeds"]}
+            evidence = {"reading": name, "values": _plain(values)}
+            evidence["seeds"] = record["seeds"]
             return rule(cause="reading", evidence=evidence | {"tried": tried})
         tried.append(
             {"reading": name, "ours": other["ours_mean"], "verdict": other["verdict"]}
@@ -297,6 +298,14 @@ def explain(spec, rule, readings=(), *, trend=(), source=None, tried=()):
     if source:
         return rule(cause="paper", evidence={"source": source, "tried": tried})
     return rule(evidence={"tried": tried, "trend": trend if len(trend) > 1 else None})
+
+
+def _plain(values):
+    """A reading's values as results-file data: a float per seed (an ordering's
+    margins and their standard errors as such lists)."""
+    if isinstance(values, dict):
+        return {key: np.asarray(v, dtype=float).tolist() for key, v in values.items()}
+    return np.asarray(values, dtype=float).tolist()
 
 
 def _trend_se(record):

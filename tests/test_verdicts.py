@@ -5,6 +5,7 @@ them, orderings by their noise, causes only with their evidence, the reported sc
 import json
 import math
 
+import numpy as np
 import pytest
 
 from lib import DATA
@@ -232,6 +233,13 @@ def test_explain_puts_a_miss_down_to_the_first_reading_within_tolerance():
     assert record["evidence"]["tried"] == [
         {"reading": "far", "ours": 43.0, "verdict": "not reproduced"}
     ]
+
+
+def test_a_reading_that_closes_a_claim_is_kept_as_results_file_data():
+    values = np.array([50.2])  # a page's per-seed cells, as numpy gives them
+    record = explain(spec(), bound(), [("near", values)])
+    assert record["cause"] == "reading" and record["evidence"]["values"] == [50.2]
+    json.dumps(record)  # no numpy left: the results file is plain JSON
 
 
 def test_explain_takes_the_budget_only_from_a_trend_toward_the_paper():
