@@ -81,7 +81,8 @@ def readings_tried(c):
     """What a claim tried, as (reading, our value under it, its verdict) rows: each
     reading run, the reading that closed it (if one did), then its budget trend."""
     evidence = c.get("evidence") or {}
-    shown = share_text if c.get("kind") == "ordering" else "{:.3g}".format
+    digits = DIGITS.get(c.get("kind"), 2)  # as the claim's own value is shown
+    shown = share_text if c.get("kind") == "ordering" else f"{{:.{digits}f}}".format
     tried = evidence.get("tried") or []
     if isinstance(tried, str):  # a page's own sentence
         steps = [(tried, "", "")]
@@ -93,9 +94,10 @@ def readings_tried(c):
         )
     if evidence.get("trend"):
         (a0, v0), (a1, v1) = evidence["trend"][0], evidence["trend"][-1]
-        steps.append(
-            (f"the budget trend ({a0:g} to {a1:g})", f"{v0:.3g} to {v1:.3g}", "")
-        )
+        moved = f"{v0:.{digits}f} to {v1:.{digits}f}"
+        if c.get("kind") == "ordering":  # a trend of the weakest margin
+            moved = f"margin {v0:.3f} to {v1:.3f}"
+        steps.append((f"the budget trend ({a0:g} to {a1:g})", moved, ""))
     return steps
 
 

@@ -246,3 +246,14 @@ def test_a_claims_verdict_and_share_are_checked_as_present_not_as_which():
         sanitize(row.format("90.20", "not reproduced budget")),
     )
     assert golden.mismatch(sanitize(held), sanitize(held.replace("lowest", "highest")))
+
+
+def test_a_defenses_masking_flags_are_checked_as_listed_not_as_which():
+    sanitize = repository_sanitizer()
+    row = "LeNet-5 VAT {}"
+    assert sanitize(row.format("none")) == sanitize(row.format("no_fall_with_eps"))
+    assert sanitize(row.format("none")) == sanitize(
+        row.format("one_step_far_weaker, no_fall_with_eps")
+    )
+    # the defense's name is still checked
+    assert sanitize(row.format("none")) != sanitize("LeNet-5 AT none")

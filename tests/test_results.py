@@ -217,8 +217,8 @@ def test_an_open_claim_shows_each_reading_tried_and_its_trend():
     }
     shown = shown_cause({"cause": "open", "kind": "attack", "evidence": evidence})
     assert shown == (
-        "open (tried: ε read as L∞: 41.2 (partly); "
-        "the budget trend (1 to 13): 60 to 50)"
+        "open (tried: ε read as L∞: 41.25 (partly); "
+        "the budget trend (1 to 13): 60.00 to 50.00)"
     )
 
 
@@ -249,4 +249,4 @@ def test_the_misses_table_has_a_row_for_each_reading_and_skips_hits():
         "",
     ]
     assert list(table["cause"]) == ["reading", "reading", "open", "open"]
-    assert table.loc[3, "ours under it"] == "45 to 40"
+    assert table.loc[3, "ours under it"] == "45.00 to 40.00"
