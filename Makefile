@@ -120,7 +120,7 @@ portable: setup
 # `make portable` first: a number it finds beyond the tolerances is a real change, which the new goldens record;
 # and after, so that the new goldens are seen to hold in the other environment too.
 goldens: setup
-	$(foreach slug,$(PAPERS),$(call fresh_golden,$(slug)))
+	$(foreach slug,$(or $(NB),$(PAPERS)),$(call fresh_golden,$(slug)))
 
 # A page's golden, made as a fresh clone makes it: in a copy of the working tree whose model cache starts empty, so
 # that every smoke model trains here, pinned, and none comes from a run in another numeric environment (the cache
