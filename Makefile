@@ -105,12 +105,18 @@ wave: setup
 	$(BIN)/python tools/execute_notebook.py book/scorecard.ipynb book/scorecard.ipynb -p profile $(PROFILE)
 	$(BIN)/python tools/execute_notebook.py book/leaderboard.ipynb book/leaderboard.ipynb -p profile $(PROFILE)
 
+# A copy of the working tree (tracked and untracked files, not the ignored ones) at $(1), its model cache empty and
+# MNIST linked in: where `make portable` and the goldens train every smoke model afresh.
+define working_tree_copy
+	rm -rf $(1) && mkdir -p $(1)/data
+	git ls-files --cached --others --exclude-standard | while read -r f; do [ ! -e "$$f" ] || echo "$$f"; done \
+		| tar -cf - -T - | tar -xf - -C $(1)
+	ln -s $(CURDIR)/data/MNIST $(1)/data/MNIST
+endef
+
 PORTABLE := _build/portable
 portable: setup
-	rm -rf $(PORTABLE) && mkdir -p $(PORTABLE)/data
-	git ls-files --cached --others --exclude-standard | while read -r f; do [ ! -e "$$f" ] || echo "$$f"; done \
-		| tar -cf - -T - | tar -xf - -C $(PORTABLE)
-	ln -s $(CURDIR)/data/MNIST $(PORTABLE)/data/MNIST
+	$(call working_tree_copy,$(PORTABLE))
 	cd $(PORTABLE) && env -u ATEN_CPU_CAPABILITY -u MKL_CBWR -u ONEDNN_MAX_CPU_ISA \
 		MPLBACKEND=Agg OMP_NUM_THREADS=2 PYTHONPATH=$(CURDIR)/$(PORTABLE) \
 		$(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider $(GOLDENS) \
@@ -127,10 +133,7 @@ goldens: setup
 # reuses a model whatever thread count or instruction set trained it).
 GOLDEN := _build/golden
 define fresh_golden
-	rm -rf $(GOLDEN) && mkdir -p $(GOLDEN)/data
-	git ls-files --cached --others --exclude-standard | while read -r f; do [ ! -e "$$f" ] || echo "$$f"; done \
-		| tar -cf - -T - | tar -xf - -C $(GOLDEN)
-	ln -s $(CURDIR)/data/MNIST $(GOLDEN)/data/MNIST
+	$(call working_tree_copy,$(GOLDEN))
 	cd $(GOLDEN) && $(PINNED) PYTHONPATH=$(CURDIR)/$(GOLDEN) $(CURDIR)/$(BIN)/python tools/execute_notebook.py \
 		book/$(1).ipynb tests/notebooks/$(1).smoke.ipynb -p profile smoke
 	cp $(GOLDEN)/tests/notebooks/$(1).smoke.ipynb tests/notebooks/$(1).smoke.ipynb

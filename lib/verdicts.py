@@ -286,9 +286,13 @@ def explain(spec, rule, readings=(), *, trend=(), source=None, tried=()):
     for name, values in readings:
         other = rule(values)
         if other["verdict"] == "reproduced":
-            evidence = {"reading": name, "values": _plain(values)}
-            evidence["seeds"] = record["seeds"]
-            return rule(cause="reading", evidence=evidence | {"tried": tried})
+            evidence = {
+                "reading": name,
+                "values": _plain(values),
+                "seeds": record["seeds"],
+                "tried": tried,
+            }
+            return rule(cause="reading", evidence=evidence)
         tried.append(
             {"reading": name, "ours": other["ours_mean"], "verdict": other["verdict"]}
         )
