@@ -1,14 +1,16 @@
 """What the adversary critic's page trains and evaluates, as job lists (lib.jobs): the
-ten models of each seed, each model's evaluations, and a reading's models: the four
-baselines initialised as their own code does (Glorot). `python tools/run_jobs.py
+ten models of each seed, each model's evaluations, a reading's models (the four
+baselines initialised as their own code does, Glorot) and AutoAttack at 10 iterations
+beside the published one. `python tools/run_jobs.py
 adversary_critic` runs them all ahead of the page, which then loads them."""
 
 import dataclasses
 import sys
 
 from lib import jobs
+from lib.autoattack import LEGACY_VERSION
 from lib.profiles import resolve_profile
-from papers.adversary_critic import evaluation
+from papers.adversary_critic import evaluation, iterations
 from papers.adversary_critic.config import METHODS, NETS, PROFILES, SLUG
 from papers.adversary_critic.training import train_model
 
@@ -64,6 +66,19 @@ def reading_jobs(train_cfg, eval_cfg, seeds):
     return out
 
 
+def iteration_jobs(train_cfg, eval_cfg, seeds):
+    """AutoAttack at 10 iterations on every model, beside the common evaluation's
+    published version: {(net, method, seed): Job}."""
+    spec = {
+        "n_autoattack": eval_cfg.n_autoattack,
+        "version": LEGACY_VERSION,
+    }
+    return {
+        key: jobs.Job(SLUG, iterations.autoattack_job, {"model": job.spec, **spec})
+        for key, job in training_jobs(train_cfg, seeds).items()
+    }
+
+
 def run_all(profile, workers=None):
     """Every job of the page in one pool: the models, then their evaluations, those of
     the models that finish first first, so that a worker done with training evaluates
@@ -80,7 +95,8 @@ def run_all(profile, workers=None):
     # the reading's models before their evaluations: an evaluation taken up while its
     # model trains would hold a worker idle on the model's lock
     readings = sorted(readings.items(), key=lambda item: item[0][0] != "train")
-    jobs.run([*every, *(job for _, job in readings)], workers=workers)
+    compared = iteration_jobs(train_cfg, eval_cfg, seeds).values()
+    jobs.run([*every, *(job for _, job in readings), *compared], workers=workers)
 
 
 if __name__ == "__main__":
