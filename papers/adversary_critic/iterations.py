@@ -13,4 +13,3 @@ def autoattack_job(*, model, device, n_autoattack, version):
     x, y = test_images(n_autoattack, device)
     record = common_evaluation({"model": network(model, device)}, x, y, version=version)
     return record["defenses"]["model"]
-
