@@ -44,6 +44,16 @@ def versions_record(rows, *, n, seed):
     }
 
 
+def beside(common, version, rows):
+    """versions_record of a page's common record (lib.robustness.common_record) and
+    another version's {defense: row} of the same defenses, on its points and seed."""
+    return versions_record(
+        {common["version"]["name"]: common["defenses"], version: rows},
+        n=common["n"],
+        seed=common["seed"],
+    )
+
+
 def differences(record):
     """{norm: {defense: points}}: the second version's accuracy minus the first's (how
     much a weaker attack overstates robustness)."""

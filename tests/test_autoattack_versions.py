@@ -8,6 +8,7 @@ import torch
 
 from lib.autoattack import common_evaluation
 from lib.autoattack_versions import (
+    beside,
     differences,
     summary,
     versions_record,
@@ -83,3 +84,14 @@ def test_the_record_holds_each_version_and_the_table_their_difference():
 def test_bad_rows_name_what_is_allowed(rows, message):
     with pytest.raises(ValueError, match=message):
         versions_record(rows, n=500, seed=0)
+
+
+def test_beside_takes_the_common_records_version_points_and_seed():
+    common = {
+        "n": 500,
+        "seed": 0,
+        "version": {"name": "published"},
+        "defenses": ROWS["published"],
+    }
+    record = beside(common, "torchattacks-10", ROWS["torchattacks-10"])
+    assert record == versions_record(ROWS, n=500, seed=0)

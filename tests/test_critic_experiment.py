@@ -10,7 +10,7 @@ import torch
 from lib.metrics import rho_min_norm
 from lib.models import mlp
 from papers.adversary_critic import report
-from papers.adversary_critic.config import METHODS, NETS, PROFILES
+from papers.adversary_critic.config import ATTACKS, METHODS, NETS, PROFILES
 from papers.adversary_critic.experiment import evaluation_jobs, training_jobs
 from papers.adversary_critic.training import train_model
 
@@ -122,3 +122,84 @@ def test_a_reading_that_lands_within_tolerance_is_the_cause():
     record = report.scored(spec, {10: final}, [0], reading=("Glorot", glorot))
     assert record["verdict"] == "not reproduced" and record["cause"] == "reading"
     assert record["evidence"]["reading"] == "Glorot"
+
+
+def test_table_1_puts_the_papers_number_beside_ours_with_its_error():
+    rows = []
+    for m in METHODS:
+        rows.append(
+            {
+                "net": "fc",
+                "method": m,
+                "seed": 0,
+                "err": 1.5,
+                "n_err": 10_000,
+                **{f"rho_{a}": 0.2 for a in ATTACKS},
+                **{f"sd_{a}": 0.1 for a in ATTACKS},
+                **{f"n_{a}": 100 for a in ATTACKS},
+            }
+        )
+    paper = {("fc", m, c): 0.25 for m in METHODS for c in report.COLUMNS}
+    table = report.table1_frame(pd.DataFrame(rows), paper, "fc")
+    assert list(table.index) == list(METHODS.values())
+    assert table.loc["Ours", ("ρ DeepFool", "paper")] == "0.250"
+    assert table.loc["Ours", ("ρ DeepFool", "ours")] == "0.200 (se 0.010)"
+    assert table.loc["AT", ("error %", "ours")].startswith("1.50 (se 0.12)")
+    assert report.keyed(pd.DataFrame(rows)).index[0] == "fc/undefended/0"
+
+
+def test_the_autoattack_ranking_names_where_ours_stands_on_each_net():
+    accuracy = {"Reference": 5.0, "AT": 90.0, "VAT": 80.0, "MM": 60.0, "Ours": 85.0}
+    record = {
+        "threat_models": {"Linf": 0.1},
+        "defenses": {
+            f"{net} {name}": {"Linf": value}
+            for net in NETS.values()
+            for name, value in accuracy.items()
+        },
+    }
+    text = report.autoattack_ranking(record)
+    assert text.startswith("Under AutoAttack at L∞ ε = 0.1, on the FC net Ours ranks 2")
+    assert "(AT 90.0 %, Ours 85.0 %, VAT 80.0 %, MM 60.0 %, Reference 5.0 %)" in text
+    assert text.count("ranks 2 of 5") == 2
+
+
+def test_figure_2_attacks_every_digit_toward_every_other_class():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lib.data import load_mnist
+    from papers.adversary_critic import figures
+
+    x, y = load_mnist("test")
+    torch.manual_seed(0)
+    models = {
+        (n, m): mlp([784, 10]).eval() for n in NETS for m in ("undefended", "ours")
+    }
+    attack = dict(steps=3, confidence=0.95, step_clip=0.1, overshoot=0.02)
+    reached = figures.figure2(models, x[:200], y[:200], **attack)
+    assert set(reached) == set(models)
+    assert all(0 <= share <= 1 for share in reached.values())
+    images, share = figures.figure2_grid(
+        models["fc", "ours"], x[:200], y[:200], **attack
+    )
+    assert images.shape == (100, 1, 28, 28) and share == reached["fc", "ours"]
+    assert images.min() >= 0 and images.max() <= 1
+    # the originals on the diagonal: one of each digit, unattacked
+    first = figures.first_of_each_class(models["fc", "ours"], x[:200], y[:200])
+    assert torch.equal(images[torch.arange(10) * 11], x[:200][first])
+
+
+def test_the_proxy_averages_each_model_over_its_seeds():
+    torch.manual_seed(0)
+    x = torch.rand(30, 1, 4, 4)
+    model = mlp([16, 3]).eval()
+    y = model(x).argmax(1)
+    x_adv = (x + 0.5 * torch.randn_like(x)).clamp(0, 1)
+    labels_of = lambda images: model(images).argmax(1)  # noqa: E731
+    table1s = {("fc", "ours", s): {"ours": x_adv} for s in (0, 1)}
+    models = {key: model for key in table1s}
+    proxy = report.proxy_frame(models, table1s, x, y, labels_of)
+    row = report.proxy_row(model, x, y, x_adv, labels_of)
+    assert proxy.loc[("fc", "ours"), "target"] == pytest.approx(row["target"])
+    assert row["target"] == 100.0  # the judge here is the model itself

@@ -91,3 +91,27 @@ def figure2_grid(model, x, y, **attack):
     p_target = predict_proba(model, x_adv)[torch.arange(100), targets]
     reached = p_target >= attack["confidence"]
     return x_adv, reached[off].float().mean().item()
+
+
+def figure2(models, x, y, **attack):
+    """Fig. 2 for each (net, method) of `models`, a panel each (a column a network, a
+    row a method): every digit of (x, y) attacked toward every other class. Returns
+    {(net, method): the share of the attacks that reached the confidence}."""
+    nets = list(dict.fromkeys(net for net, _ in models))
+    methods = list(dict.fromkeys(method for _, method in models))
+    fig, axes = plt.subplots(len(methods), len(nets), figsize=(9, 9.6), squeeze=False)
+    reached = {}
+    for (net, method), model in models.items():
+        images, reached[net, method] = figure2_grid(model, x, y, **attack)
+        ax = axes[methods.index(method), nets.index(net)]
+        ax.imshow(tile(images, 10), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(
+            f"{NETS[net]} {METHODS[method]}: "
+            f"{100 * reached[net, method]:.0f} % reach "
+            f"{100 * attack['confidence']:.0f} %",
+            fontsize="small",
+        )
+        ax.axis("off")
+    fig.suptitle("Fig. 2 redrawn: source digit (row) attacked toward target (column)")
+    fig.tight_layout()
+    return reached

@@ -7,12 +7,15 @@ import pandas as pd
 import torch
 
 from lib.metrics import l2_norms, predict_proba, predictions
+from lib.pages import mean_std
 from lib.uncertainty import binomial_se
 from lib.verdicts import explain, score, score_ordering, unmeasured, weakest
 from papers.adversary_critic.config import ATTACKS, METHODS, NETS
 
 ORDER = list(METHODS)
 RHO = [f"rho_{a}" for a in ATTACKS]
+# Table 1's columns as the page labels them
+COLUMNS = {"err": "error %", **{f"rho_{a}": f"ρ {name}" for a, name in ATTACKS.items()}}
 # ρ as Table 1 counts it: DeepFool and our attack over every image (a failure at the
 # norm it reached), C&W over its successes (its failures come back unperturbed).
 FAILURES = {"deepfool": "count", "ours": "count", "cw": "exclude"}
@@ -275,3 +278,69 @@ def frames_of(evaluated, kind, weights, x_test, y_test, device="cpu"):
                 {"net": net, "method": method, "seed": seed, **row}
             )
     return {epoch: pd.DataFrame(rows) for epoch, rows in frames.items()}
+
+
+def keyed(frame):
+    """A frame of rows indexed "net/method/seed", as the results file keys them."""
+    return frame.set_index(
+        frame.net + "/" + frame.method + "/" + frame.seed.astype(str)
+    )
+
+
+def paper_values(reported):
+    """The paper's Table 1: {(net, method, column): number} from the reported claims."""
+    return {
+        (spec["net"], spec["method"], spec["column"]): spec["reported"]
+        for spec in reported.values()
+        if "column" in spec
+    }
+
+
+def table1_frame(final, paper, net):
+    """Table 1 for one network: each column's paper number beside ours (mean ± std
+    over seeds, and its standard error), a row a method."""
+    data = {}
+    for column, label in COLUMNS.items():
+        digits = 2 if column == "err" else 3
+        data[label, "paper"] = [f"{paper[net, m, column]:.{digits}f}" for m in METHODS]
+        data[label, "ours"] = [
+            f"{mean_std(cell(final, net, m, column)[0], digits)} "
+            f"(se {se_of(final, net, m, column):.{digits}f})"
+            for m in METHODS
+        ]
+    return pd.DataFrame(data, index=list(METHODS.values()))
+
+
+def proxy_frame(models, table1s, x, y, labels_of):
+    """Table 2's proxy of every model (proxy_row), the mean over seeds by (net,
+    method): `models` and `table1s` (the table1 evaluations' results) keyed by (net,
+    method, seed)."""
+    rows = {
+        key: proxy_row(models[key], x, y, result["ours"], labels_of)
+        for key, result in table1s.items()
+    }
+    return pd.DataFrame(rows).T.groupby(level=[0, 1]).mean()
+
+
+def autoattack_ranking(autoattack):
+    """Where Ours ranks among the five methods under AutoAttack, per threat model and
+    network, as sentences (`autoattack`: the page's common record)."""
+    sentences = []
+    for norm, eps in autoattack["threat_models"].items():
+        parts = []
+        for net in NETS.values():
+            accuracy = {
+                name: autoattack["defenses"][f"{net} {name}"][norm]
+                for name in METHODS.values()
+            }
+            order = sorted(accuracy, key=accuracy.get, reverse=True)
+            listed = ", ".join(f"{name} {accuracy[name]:.1f} %" for name in order)
+            parts.append(
+                f"on the {net} net Ours ranks {order.index('Ours') + 1} of "
+                f"{len(order)} ({listed})"
+            )
+        label = "L∞" if norm == "Linf" else norm
+        sentences.append(
+            f"Under AutoAttack at {label} ε = {eps:g}, {'; '.join(parts)}."
+        )
+    return " ".join(sentences)
