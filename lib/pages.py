@@ -101,6 +101,26 @@ def readings_tried(c):
     return steps
 
 
+def readings_text(claims):
+    """A sentence for the claims a reading closed: for each, ours under the reading
+    (on the same seeds), the paper's number and ours as the page runs it; "" where
+    no reading closed one."""
+    parts = []
+    for c in claims:
+        if c.get("cause") != "reading":
+            continue
+        evidence, digits = c["evidence"], DIGITS.get(c["kind"], 2)
+        shown = share_text if c["kind"] == "ordering" else f"{{:.{digits}f}}".format
+        seeds = ", ".join(map(str, evidence.get("seeds") or c.get("seeds") or []))
+        seeds = f" (seeds {seeds})" if seeds else ""
+        parts.append(
+            f"*{c['description']}* is {shown(evidence['reading_mean'])} under "
+            f"*{evidence['reading']}*{seeds}, against the paper's "
+            f"{shown_reported(c)} and {shown(c['ours_mean'])} as this page runs it"
+        )
+    return f"Closed by a reading: {'; '.join(parts)}." if parts else ""
+
+
 def share_text(share):
     return f"{share:.0%} of runs"
 

@@ -250,3 +250,23 @@ def test_the_misses_table_has_a_row_for_each_reading_and_skips_hits():
     ]
     assert list(table["cause"]) == ["reading", "reading", "open", "open"]
     assert table.loc[3, "ours under it"] == "45.00 to 40.00"
+
+
+def test_the_readings_text_says_what_closed_each_miss_and_nothing_else():
+    from lib.pages import readings_text
+    from lib.verdicts import explain, score
+
+    spec = {"id": "c", "description": "a claim", "kind": "attack", "reported": 50.0}
+
+    def rule(other=None, **cause):
+        return score(spec, [40.0] if other is None else other, n=10_000, **cause)
+
+    closed = explain(spec, rule, [("far", [43.0]), ("near", [50.2])])
+    open_ = explain(spec, rule, [("far", [43.0])])
+    assert readings_text([open_]) == ""
+    assert readings_text([closed, open_]) == (
+        "Closed by a reading: *a claim* is 50.20 under *near*, against the paper's "
+        "50.00 and 40.00 as this page runs it."
+    )
+    seeded = {**closed, "evidence": {**closed["evidence"], "seeds": [0, 1, 2]}}
+    assert "under *near* (seeds 0, 1, 2), against" in readings_text([seeded])
