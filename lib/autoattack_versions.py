@@ -94,13 +94,15 @@ def summary(record):
         values = list(gaps.values())
         above = sum(g > 0 for g in values)
         eps = record["threat_models"][norm]
+        label = "L∞" if norm == "Linf" else norm
         parts.append(
-            f"at {norm} {eps:g}, {other} is above {reference} on {above} of "
+            f"at {label} ε = {eps:g}, {other} is above {reference} on {above} of "
             f"{len(values)} defenses, by {statistics.median(values):+.1f} points in "
             f"the median ({min(values):+.1f} to {max(values):+.1f}; one image is "
             f"{100 / n:.1f} points)"
         )
-    return "; ".join(parts).capitalize() + "."
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
 
 
 def _pair(record):

@@ -60,7 +60,10 @@ def test_the_record_holds_each_version_and_the_table_their_difference():
     assert table.loc["a", "Linf 0.1 difference"] == 1.0
     assert table.loc["b", "L2 1.5 torchattacks-10"] == 4.8
     text = summary(record)
-    assert "torchattacks-10 is above published on 1 of 2 defenses" in text
+    assert text.startswith(
+        "At L∞ ε = 0.1, torchattacks-10 is above published on 1 of 2 defenses"
+    )
+    assert "; at L2 ε = 1.5, torchattacks-10 is above published on 1 of 2" in text
     assert "one image is 0.2 points" in text
 
 
