@@ -38,7 +38,8 @@ ROWS = {
         "b": {"clean": 98.0, "Linf": 10.0, "L2": 5.0, "masking": {}},
     },
     "torchattacks-10": {
-        "a": {"clean": 99.0, "Linf": 81.0, "L2": 60.4},
+        # the same images as published, up to float error: not "above"
+        "a": {"clean": 99.0, "Linf": 81.0, "L2": 60.0 + 1e-12},
         "b": {"clean": 98.0, "Linf": 10.0, "L2": 4.8},
     },
 }
@@ -63,7 +64,7 @@ def test_the_record_holds_each_version_and_the_table_their_difference():
     assert text.startswith(
         "At L∞ ε = 0.1, torchattacks-10 is above published on 1 of 2 defenses"
     )
-    assert "; at L2 ε = 1.5, torchattacks-10 is above published on 1 of 2" in text
+    assert "; at L2 ε = 1.5, torchattacks-10 is above published on 0 of 2" in text
     assert "one image is 0.2 points" in text
 
 
