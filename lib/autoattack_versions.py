@@ -6,6 +6,7 @@ published (lib.autoattack.VERSIONS)."""
 import statistics
 
 from lib.autoattack import THREAT_MODELS, VERSIONS, describe
+from lib.pages import norm_name
 
 
 def versions_record(rows, *, n, seed):
@@ -95,11 +96,11 @@ def summary(record):
         # in images: percentages of n points differ by float error where equal
         above = sum(round(g * n / 100) > 0 for g in values)
         eps = record["threat_models"][norm]
-        label = "L∞" if norm == "Linf" else norm
         parts.append(
-            f"at {label} ε = {eps:g}, {other} is above {reference} on {above} of "
-            f"{len(values)} defenses, by {statistics.median(values):+.1f} points in "
-            f"the median ({min(values):+.1f} to {max(values):+.1f}; one image is "
+            f"at {norm_name(norm)} ε = {eps:g}, {other} is above {reference} on "
+            f"{above} of {len(values)} defenses, by "
+            f"{statistics.median(values):+.1f} points in the median "
+            f"({min(values):+.1f} to {max(values):+.1f}; one image is "
             f"{100 / n:.1f} points)"
         )
     text = "; ".join(parts)

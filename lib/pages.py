@@ -82,7 +82,7 @@ def readings_tried(c):
     reading run, the reading that closed it (if one did), then its budget trend."""
     evidence = c.get("evidence") or {}
     digits = DIGITS.get(c.get("kind"), 2)  # as the claim's own value is shown
-    shown = share_text if c.get("kind") == "ordering" else f"{{:.{digits}f}}".format
+    shown = value_text(c)
     tried = evidence.get("tried") or []
     if isinstance(tried, str):  # a page's own sentence
         steps = [(tried, "", "")]
@@ -109,9 +109,8 @@ def readings_text(claims):
     for c in claims:
         if c.get("cause") != "reading":
             continue
-        evidence, digits = c["evidence"], DIGITS.get(c["kind"], 2)
-        shown = share_text if c["kind"] == "ordering" else f"{{:.{digits}f}}".format
-        seeds = ", ".join(map(str, evidence.get("seeds") or c.get("seeds") or []))
+        evidence, shown = c["evidence"], value_text(c)
+        seeds = ", ".join(map(str, evidence.get("seeds") or []))
         seeds = f" (seeds {seeds})" if seeds else ""
         parts.append(
             f"*{c['description']}* is {shown(evidence['reading_mean'])} under "
@@ -123,6 +122,19 @@ def readings_text(claims):
 
 def share_text(share):
     return f"{share:.0%} of runs"
+
+
+def value_text(c):
+    """How a claim's values are written: an ordering's as the share of runs it held,
+    a number to its kind's decimals (DIGITS)."""
+    if c.get("kind") == "ordering":
+        return share_text
+    return f"{{:.{DIGITS.get(c.get('kind'), 2)}f}}".format
+
+
+def norm_name(norm):
+    """A threat model's norm as the pages write it: "Linf" as L∞."""
+    return "L∞" if norm == "Linf" else norm
 
 
 def misses_table(claims):

@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from lib.metrics import l2_norms, predict_proba, predictions
-from lib.pages import mean_std
+from lib.pages import mean_std, norm_name
 from lib.uncertainty import binomial_se
 from lib.verdicts import explain, score, score_ordering, unmeasured, weakest
 from papers.adversary_critic.config import ATTACKS, METHODS, NETS
@@ -339,8 +339,7 @@ def autoattack_ranking(autoattack):
                 f"on the {net} net Ours ranks {order.index('Ours') + 1} of "
                 f"{len(order)} ({listed})"
             )
-        label = "L∞" if norm == "Linf" else norm
         sentences.append(
-            f"Under AutoAttack at {label} ε = {eps:g}, {'; '.join(parts)}."
+            f"Under AutoAttack at {norm_name(norm)} ε = {eps:g}, {'; '.join(parts)}."
         )
     return " ".join(sentences)
