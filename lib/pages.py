@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from lib.results import git_sha
-from lib.verdicts import CAUSES, LEGACY_CAUSES, VERDICTS
+from lib.verdicts import CAUSES, LEGACY_CAUSES, VERDICTS, later_half
 
 
 class PaperNames(dict):
@@ -92,12 +92,12 @@ def readings_tried(c):
         steps.append(
             (evidence["reading"], shown(evidence["reading_mean"]), "reproduced")
         )
-    if evidence.get("trend"):
-        (a0, v0), (a1, v1) = evidence["trend"][0], evidence["trend"][-1]
+    if evidence.get("trend"):  # the part the rule reads: where more training goes
+        (a0, v0), *_, (a1, v1) = later_half(evidence["trend"])
         moved = f"{v0:.{digits}f} to {v1:.{digits}f}"
         if c.get("kind") == "ordering":  # a trend of the weakest margin
             moved = f"margin {v0:.3f} to {v1:.3f}"
-        steps.append((f"the budget trend ({a0:g} to {a1:g})", moved, ""))
+        steps.append((f"the budget trend's later half ({a0:g} to {a1:g})", moved, ""))
     return steps
 
 

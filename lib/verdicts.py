@@ -180,7 +180,7 @@ def _record(spec, ours, tolerance, judged, seeds):
 def _with_cause(record, cause, evidence, rescore, se, decide):
     """Attach the cause: the caller's, checked against its evidence; "noise" with what
     would decide it when undecided; "open" when none is given."""
-    given = check_cause(cause, evidence, record, rescore, se)
+    given = check_cause(cause, evidence, record, rescore)
     if record["verdict"] == "reproduced":
         return record
     if record["verdict"] == "undecided":
@@ -201,7 +201,7 @@ def _with_cause(record, cause, evidence, rescore, se, decide):
     return record
 
 
-def check_cause(cause, evidence, record, rescore, se=None):
+def check_cause(cause, evidence, record, rescore):
     """(cause, evidence) when the evidence bears the cause out; raises ValueError naming
     what is missing or what fails. None when no cause is given."""
     if cause is None:
@@ -225,16 +225,15 @@ def check_cause(cause, evidence, record, rescore, se=None):
             f"cause 'paper' of {record['id']!r} needs a cited source string"
         )
     if cause == "budget":
-        _check_trend(evidence["trend"], record, se)
+        _check_trend(evidence["trend"], record)
     if cause == "reading":
         _check_reading(evidence, record, rescore)
     return cause, evidence
 
 
-def _check_trend(trend, record, se):
-    """A budget trend: (training amount, value) pairs, amounts increasing, whose last
-    value is closer to the paper's than its first by more than 2 se (an ordering's
-    margin: larger)."""
+def _check_trend(trend, record):
+    """A budget trend: (training amount, value) pairs, amounts increasing, whose later
+    half moves toward the paper's value by more than 2 se (moves_toward)."""
     pairs = [tuple(map(float, pair)) for pair in trend]
     amounts = [a for a, _ in pairs]
     if len(pairs) < 2 or amounts != sorted(set(amounts)):
@@ -242,29 +241,51 @@ def _check_trend(trend, record, se):
             f"the budget trend of {record['id']!r} needs >= 2 (amount, "
             "value) pairs with increasing amounts"
         )
-    moved = trend_moved(record["kind"], record["reported"], pairs)
-    if moved <= Z * (se or 0.0):
+    if not moves_toward(record, pairs):
+        moved, _ = trend_moved(record, pairs)
         raise ValueError(
             f"the budget trend of {record['id']!r} does not move toward the "
-            f"paper's value by more than 2 se ({moved:.3g})"
+            f"paper's value by more than 2 se over its later half ({moved:.3g})"
         )
 
 
-def trend_moved(kind, reported, trend):
-    """How far a trend of (amount, value) pairs moved toward the paper's value from its
-    first point to its last (an ordering's margin: how much it grew)."""
-    (_, first), (_, last) = trend[0], trend[-1]
-    if kind == "ordering":
-        return last - first
-    return abs(first - reported) - abs(last - reported)
+def later_half(trend):
+    """A trend's points from half its last training amount on (at least its last
+    two): the part that says where more training would go, where the first epochs
+    say only that an untrained network is far from everything."""
+    half = trend[-1][0] / 2
+    window = [pair for pair in trend if pair[0] >= half]
+    return window if len(window) >= 2 else list(trend[-2:])
 
 
-def moves_toward(spec, trend, se):
-    """Whether a trend is evidence for `budget`: at least two points, and its last
-    closer to the paper's value than its first by more than 2 se (the rule's test)."""
-    return len(trend) > 1 and trend_moved(
-        spec["kind"], spec.get("reported"), trend
-    ) > Z * (se or 0.0)
+def trend_moved(record, trend):
+    """How far the later half of a trend moved toward the paper's value, and the
+    standard error of that move from the points' scatter about their line (None with
+    two points). Toward the paper: from ours toward the reported number; for an
+    ordering, its weakest margin growing."""
+    amounts, values = np.asarray(later_half(trend), dtype=float).T
+    direction = 1.0
+    if record["kind"] != "ordering":
+        direction = float(np.sign(record["reported"] - record["ours_mean"]))
+    span = amounts[-1] - amounts[0]
+    if len(amounts) == 2:
+        return float(direction * (values[-1] - values[0])), None
+    slope, intercept = np.polyfit(amounts, values, 1)
+    scatter = np.sqrt(
+        np.sum((values - slope * amounts - intercept) ** 2) / (len(amounts) - 2)
+    )
+    slope_se = scatter / np.sqrt(np.sum((amounts - amounts.mean()) ** 2))
+    return float(direction * slope * span), float(slope_se * span)
+
+
+def moves_toward(record, trend):
+    """Whether a trend is evidence for `budget`: the line through its later half moves
+    toward the paper's value by more than 2 se, the larger of the move's own (the
+    points' scatter) and the claim's (ours, or an ordering's margin's)."""
+    if len(trend) < 2:
+        return False
+    moved, moved_se = trend_moved(record, trend)
+    return moved > Z * max(moved_se or 0.0, _trend_se(record) or 0.0)
 
 
 def explain(spec, rule, readings=(), *, trend=(), source=None, tried=()):
@@ -275,10 +296,10 @@ def explain(spec, rule, readings=(), *, trend=(), source=None, tried=()):
     A miss is put down to the first of `readings` ((name, values) pairs, run on the
     same seeds) that lands within tolerance (`reading`); else to the budget where
     `trend` ((amount, value) pairs along training) moves toward the paper's value
-    (`budget`); else to a cited `source` showing the paper's number wrong (`paper`);
-    else it stays `open`. Every reading tried is kept in the evidence as
-    {"reading", "ours", "verdict"} (`tried`: entries the page checked before), with
-    the trend, so that a page can show what each one gave."""
+    over its later half (`budget`, moves_toward); else to a cited `source` showing
+    the paper's number wrong (`paper`); else it stays `open`. Every reading tried
+    is kept in the evidence as {"reading", "ours", "verdict"} (`tried`: entries the
+    page checked before), with the trend, so that a page can show what each gave."""
     record = rule()
     if record["verdict"] in ("reproduced", "undecided"):
         return record
@@ -297,7 +318,7 @@ def explain(spec, rule, readings=(), *, trend=(), source=None, tried=()):
             {"reading": name, "ours": other["ours_mean"], "verdict": other["verdict"]}
         )
     trend = [(float(a), float(v)) for a, v in trend]
-    if moves_toward(spec, trend, _trend_se(record)):
+    if moves_toward(record, trend):
         return rule(cause="budget", evidence={"trend": trend, "tried": tried})
     if source:
         return rule(cause="paper", evidence={"source": source, "tried": tried})

@@ -213,12 +213,12 @@ def test_an_open_claim_shows_each_reading_tried_and_its_trend():
 
     evidence = {
         "tried": [{"reading": "ε read as L∞", "ours": 41.25, "verdict": "partly"}],
-        "trend": [(1, 60.0), (13, 50.0)],
+        "trend": [(1, 70.0), (4, 60.0), (13, 50.0)],
     }
     shown = shown_cause({"cause": "open", "kind": "attack", "evidence": evidence})
     assert shown == (
         "open (tried: ε read as L∞: 41.25 (partly); "
-        "the budget trend (1 to 13): 60.00 to 50.00)"
+        "the budget trend's later half (4 to 13): 60.00 to 50.00)"
     )
 
 
@@ -240,7 +240,7 @@ def test_the_misses_table_has_a_row_for_each_reading_and_skips_hits():
         "far",
         "near",
         "far",
-        "the budget trend (1 to 4)",
+        "the budget trend's later half (1 to 4)",
     ]
     assert list(table["its verdict"]) == [
         "not reproduced",

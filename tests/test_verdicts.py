@@ -13,9 +13,12 @@ from lib.uncertainty import binomial_se, measurement, to_decide
 from lib.verdicts import (
     check_reported,
     explain,
+    later_half,
+    moves_toward,
     score,
     score_ordering,
     tolerance_of,
+    trend_moved,
 )
 
 
@@ -176,6 +179,35 @@ def test_a_budget_trend_within_the_noise_is_not_evidence():
     small = [(1, 39.0), (4, 40.0)]  # one point closer, with se about 0.7 on 500 points
     with pytest.raises(ValueError, match="does not move toward"):
         score(spec(), [40.0], n=500, cause="budget", evidence={"trend": small})
+
+
+def test_budget_reads_the_later_half_of_a_trend_not_its_first_epochs():
+    # an untrained network is far from everything: a trend that rose early and has
+    # stopped (ours 30 %, the paper 90 %) says nothing about more training
+    plateau = [(1, 14.0), (10, 25.0), (25, 30.5), (30, 29.5), (40, 30.4), (50, 30.0)]
+    with pytest.raises(ValueError, match="later half"):
+        score(spec(reported=90.0), [30.0], n=10_000, cause="budget",
+              evidence={"trend": plateau})  # fmt: skip
+    rising = [(1, 14.0), (10, 25.0), (25, 30.0), (30, 31.0), (40, 33.0), (50, 35.0)]
+    record = score(spec(reported=90.0), [35.0], n=10_000, cause="budget",
+                   evidence={"trend": rising})  # fmt: skip
+    assert record["cause"] == "budget"
+
+
+def test_a_later_half_that_scatters_more_than_it_moves_is_not_evidence():
+    noisy = [(25, 28.0), (30, 24.0), (35, 29.0), (40, 23.0), (45, 28.0), (50, 25.0)]
+    record = {"id": "x", "kind": "attack", "reported": 20.0, "ours_mean": 25.0,
+              "ours_se": 0.1}  # fmt: skip
+    moved, moved_se = trend_moved(record, noisy)
+    assert moved > 0 and moved < 2 * moved_se  # toward the paper, inside its scatter
+    assert not moves_toward(record, noisy)
+    assert moves_toward(record, [(25, 28.0), (50, 25.0)])  # two points: ours' se
+
+
+def test_the_later_half_starts_at_half_the_run_and_keeps_two_points():
+    assert later_half([(1, 0), (2, 0), (5, 0), (10, 0)]) == [(5, 0), (10, 0)]
+    assert later_half([(1, 0), (3, 0), (10, 0)]) == [(3, 0), (10, 0)]
+    assert later_half([(1, 0), (2, 0)]) == [(1, 0), (2, 0)]
 
 
 def test_paper_needs_a_cited_source():
