@@ -54,14 +54,15 @@ def shown_value(c):
 
 
 def shown_cause(c):
-    """A claim's cause with its evidence in a few words: the trend's last point, the
-    cited source, the reading's name, what would decide it, or what was tried."""
+    """A claim's cause with its evidence in a few words: the later half of its trend,
+    the cited source, the reading's name, what would decide it, or what was tried."""
     cause, evidence = c.get("cause"), c.get("evidence") or {}
     if cause is None or not evidence:
         return cause or ""
-    if cause == "budget":
-        amount, value = evidence["trend"][-1]
-        return f"budget (at {amount:g}: {value:.2f})"
+    if cause == "budget":  # the later half the rule read, on the trend's own points
+        (a0, v0), *_, (a1, v1) = later_half(evidence["trend"])
+        shown = value_text(c) if c.get("kind") != "ordering" else "{:.3f}".format
+        return f"budget (trend {shown(v0)} at {a0:g} → {shown(v1)} at {a1:g})"
     if cause == "paper":
         return f"paper ({evidence['source']})"
     if cause == "reading":

@@ -195,7 +195,10 @@ def test_a_scored_claim_shows_its_standard_error_and_its_evidence():
     assert shown_cause({"cause": "open", "evidence": None}) == "open"
     assert shown_cause({"cause": None}) == ""
     shown = {
-        "budget": ({"trend": [[1, 30.0], [10, 60.0]]}, "budget (at 10: 60.00)"),
+        "budget": (
+            {"trend": [[1, 20.0], [5, 30.0], [10, 60.0]]},
+            "budget (trend 30.00 at 5 → 60.00 at 10)",
+        ),
         "paper": ({"source": "authors' notebook, cell 11"}, "paper (authors'"),
         "reading": ({"reading": "BN in train mode", "values": [1]}, "reading (BN in"),
         "noise": (
