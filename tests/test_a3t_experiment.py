@@ -71,3 +71,19 @@ def test_an_ordering_is_scored_under_a_reading_with_its_methods_swapped_in():
     assert report.values(swapped, "A3T", SETUP, "FGSM", [0])[0] == 95.0
     ((margin, _),) = report.margins("a3t_beats_at", swapped, [0], 10_000)
     assert margin == 5.0
+
+
+def common(a3t, at, n=500):
+    return {
+        "n": n,
+        "threat_models": {"Linf": 0.1},
+        "defenses": {"A3T": {"Linf": a3t}, "AT": {"Linf": at}},
+    }
+
+
+def test_the_autoattack_sentence_decides_a3t_against_at_beyond_the_noise():
+    within = report.autoattack_verdict(common(30.0, 33.2))
+    assert "not measurably more robust" in within and "5.9 points" in within
+    assert "does not hold" in report.autoattack_verdict(common(30.0, 40.0))
+    assert "as the paper claims" in report.autoattack_verdict(common(40.0, 30.0))
+    assert "not measurably" in report.autoattack_verdict(common(40.0, 30.0, n=20))
