@@ -84,7 +84,7 @@ adopt: setup
 	$(if $(wildcard drafts/$(NB).md),,$(error make adopt needs NB=<slug> with a drafts/<slug>.md))
 	mv drafts/$(NB).md book/text/$(NB).md
 	mv drafts/$(NB).reported.json data/reported/$(NB).json
-	touch book/text/$(NB).md  # newer than the page, so that the sync carries the text into it
+	rm -f book/$(NB).ipynb  # a sync with the old page would mix its cell tags into the new text's
 	$(BIN)/jupytext --sync book/text/$(NB).md
 	$(BIN)/python tools/execute_notebook.py book/$(NB).ipynb book/$(NB).ipynb -p profile $(PROFILE)
 	$(call fresh_golden,$(NB))

@@ -87,3 +87,25 @@ def test_the_autoattack_sentence_decides_a3t_against_at_beyond_the_noise():
     assert "does not hold" in report.autoattack_verdict(common(30.0, 40.0))
     assert "as the paper claims" in report.autoattack_verdict(common(40.0, 30.0))
     assert "not measurably" in report.autoattack_verdict(common(40.0, 30.0, n=20))
+
+
+def test_the_radius_sentence_puts_the_training_radius_beside_table_1s():
+    table = pd.DataFrame(
+        [
+            {"method": m, "reading": r, "seed": 0, "FGSM": fgsm}
+            for m, r, fgsm in [
+                ("AT", SETUP, 85.0),
+                ("AT", "caption", 92.0),
+                ("A3T", SETUP, 64.0),
+                ("A3T", "caption", 91.0),
+            ]
+        ]
+    )
+    histories = {("AT", 0): {"val_acc_adv": [0.5, 0.88]}}
+    histories[("A3T", 0)] = {"val_acc_adv": [0.4, 0.84]}
+    text = report.radius_text(table, histories, [0], 0.25, 0.1)
+    assert "better than at Table 1's" in text and "does not" not in text
+    assert "AT keeps 88.0 %" in text and "85.0 % of the test images at ε = 0.1" in text
+    assert "91.0 % when trained at 0.1" in text
+    histories[("A3T", 0)] = {"val_acc_adv": [0.4, 0.60]}
+    assert "does not resist" in report.radius_text(table, histories, [0], 0.25, 0.1)

@@ -154,3 +154,31 @@ def autoattack_verdict(autoattack, a3t="A3T", at="AT", norm="Linf"):
         "attack, whatever FGSM says; the paper's claim is not borne out, and more "
         "test points would be needed to tell the two apart."
     )
+
+
+def radius_text(rows, histories, seeds, eps_train, eps_test, methods=("AT", "A3T")):
+    """A sentence on the radius a defense learned: its FGSM accuracy at its training ε
+    on the validation images at the last epoch (Fig. 2's curve), beside Table 1's at
+    ε_test, and the caption's reading (trained at ε_test) at ε_test; mean over seeds."""
+    parts, better = [], []
+    for method in methods:
+        trained = 100 * np.mean(
+            [histories[method, s]["val_acc_adv"][-1] for s in seeds]
+        )
+        tested = values(rows, method, SETUP, "FGSM", seeds).mean()
+        caption = values(rows, method, "caption", "FGSM", seeds).mean()
+        better.append(trained > tested)
+        parts.append(
+            f"{method} keeps {trained:.1f} % of the validation images at "
+            f"ε = {eps_train:g} (Fig. 2, last epoch) and {tested:.1f} % of the test "
+            f"images at ε = {eps_test:g}, {caption:.1f} % when trained at {eps_test:g} "
+            "(the caption's reading)"
+        )
+    lead = (
+        "resists FGSM at its training radius better than at Table 1's"
+        if all(better)
+        else "does not resist FGSM at its training radius better than at Table 1's"
+    )
+    return (
+        f"Trained at ε = {eps_train:g}, each defense here {lead}: {'; '.join(parts)}."
+    )
