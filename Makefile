@@ -85,7 +85,7 @@ adopt: setup
 	mv drafts/$(NB).md book/text/$(NB).md
 	mv drafts/$(NB).reported.json data/reported/$(NB).json
 	rm -f book/$(NB).ipynb  # a sync with the old page would mix its cell tags into the new text's
-	$(BIN)/jupytext --sync book/text/$(NB).md
+	$(BIN)/jupytext --set-kernel python3 --sync book/text/$(NB).md
 	$(BIN)/python tools/execute_notebook.py book/$(NB).ipynb book/$(NB).ipynb -p profile $(PROFILE)
 	$(call fresh_golden,$(NB))
 
