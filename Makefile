@@ -79,14 +79,16 @@ jobs: setup
 	$(BIN)/python tools/run_jobs.py $(NB) --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS))
 
 # A rewritten page waiting in drafts/ takes its place once `make jobs` has trained its models (drafts/README.md):
-# its text and reported numbers move into book/ and data/, and the page is executed and its golden made.
+# its text and reported numbers are copied into book/ and data/ and the page executed; once it ran, the draft is
+# removed and the page's golden made (a page that fails keeps its draft, and `make wave` tries it again).
 adopt: setup
 	$(if $(wildcard drafts/$(NB).md),,$(error make adopt needs NB=<slug> with a drafts/<slug>.md))
-	mv drafts/$(NB).md book/text/$(NB).md
-	mv drafts/$(NB).reported.json data/reported/$(NB).json
+	cp drafts/$(NB).md book/text/$(NB).md
+	cp drafts/$(NB).reported.json data/reported/$(NB).json
 	rm -f book/$(NB).ipynb  # a sync with the old page would mix its cell tags into the new text's
 	$(BIN)/jupytext --set-kernel python3 --sync book/text/$(NB).md
 	$(BIN)/python tools/execute_notebook.py book/$(NB).ipynb book/$(NB).ipynb -p profile $(PROFILE)
+	rm drafts/$(NB).md drafts/$(NB).reported.json  # only once the page ran: a failed run keeps its draft
 	$(call fresh_golden,$(NB))
 
 # The goldens in another numeric environment, as another x86-64 CPU gives it: two threads, and PyTorch, MKL and
