@@ -60,9 +60,8 @@ def shown_cause(c):
     if cause is None or not evidence:
         return cause or ""
     if cause == "budget":  # the later half the rule read, on the trend's own points
-        (a0, v0), *_, (a1, v1) = later_half(evidence["trend"])
-        shown = value_text(c) if c.get("kind") != "ordering" else "{:.3f}".format
-        return f"budget (trend {shown(v0)} at {a0:g} → {shown(v1)} at {a1:g})"
+        (a0, v0), (a1, v1) = later_half_ends(c)
+        return f"budget (trend {v0} at {a0:g} → {v1} at {a1:g})"
     if cause == "paper":
         return f"paper ({evidence['source']})"
     if cause == "reading":
@@ -82,7 +81,6 @@ def readings_tried(c):
     """What a claim tried, as (reading, our value under it, its verdict) rows: each
     reading run, the reading that closed it (if one did), then its budget trend."""
     evidence = c.get("evidence") or {}
-    digits = DIGITS.get(c.get("kind"), 2)  # as the claim's own value is shown
     shown = value_text(c)
     tried = evidence.get("tried") or []
     if isinstance(tried, str):  # a page's own sentence
@@ -94,12 +92,21 @@ def readings_tried(c):
             (evidence["reading"], shown(evidence["reading_mean"]), "reproduced")
         )
     if evidence.get("trend"):  # the part the rule reads: where more training goes
-        (a0, v0), *_, (a1, v1) = later_half(evidence["trend"])
-        moved = f"{v0:.{digits}f} to {v1:.{digits}f}"
+        (a0, v0), (a1, v1) = later_half_ends(c)
+        moved = f"{v0} to {v1}"
         if c.get("kind") == "ordering":  # a trend of the weakest margin
-            moved = f"margin {v0:.3f} to {v1:.3f}"
+            moved = f"margin {moved}"
         steps.append((f"the budget trend's later half ({a0:g} to {a1:g})", moved, ""))
     return steps
+
+
+def later_half_ends(c):
+    """The first and last points of the later half of a claim's budget trend (what
+    the rule read), each as (amount, value written as the claim's own; an ordering's
+    weakest margin to 3 decimals)."""
+    shown = "{:.3f}".format if c.get("kind") == "ordering" else value_text(c)
+    (a0, v0), *_, (a1, v1) = later_half(c["evidence"]["trend"])
+    return (a0, shown(v0)), (a1, shown(v1))
 
 
 def readings_text(claims):

@@ -174,11 +174,8 @@ def radius_text(rows, histories, seeds, eps_train, eps_test, methods=("AT", "A3T
             f"images at ε = {eps_test:g}, {caption:.1f} % when trained at {eps_test:g} "
             "(the caption's reading)"
         )
-    lead = (
-        "resists FGSM at its training radius better than at Table 1's"
-        if all(better)
-        else "does not resist FGSM at its training radius better than at Table 1's"
-    )
+    resists = "resists" if all(better) else "does not resist"
     return (
-        f"Trained at ε = {eps_train:g}, each defense here {lead}: {'; '.join(parts)}."
+        f"Trained at ε = {eps_train:g}, each defense here {resists} FGSM at its "
+        f"training radius better than at Table 1's: {'; '.join(parts)}."
     )
