@@ -91,19 +91,18 @@ adopt: setup
 	rm drafts/$(NB).md drafts/$(NB).reported.json  # only once the page ran: a failed run keeps its draft
 	$(call fresh_golden,$(NB))
 
-# The goldens in another numeric environment, as another x86-64 CPU gives it: two threads, and PyTorch, MKL and
-# oneDNN free to use this CPU's widest instructions. They must still pass, within the tolerances of tests/golden.py.
-# It runs in a copy of the working tree, so that the model cache starts empty and every model trains again here
-# (about fifteen minutes on two idle cores; two threads on busy cores take far longer).
 # The re-execution wave: every page waiting in drafts/, in the book's order, its jobs and then its adoption, one page
-# after another on every core, then the scorecard and the leaderboard (many hours at `book`: run it in the background with a log; run it again after an
-# interruption and it resumes, every finished entry kept, every model at its last finished epoch).
+# after another on every core, then the scorecard and the leaderboard. Many hours at `book`: run it in the background
+# with a log; run it again after an interruption and it resumes, every finished entry kept, every model at its last
+# finished epoch. A page whose adoption fails keeps its draft and does not hold up the next page's jobs.
 wave: setup
-	@for slug in $(PAPERS); do \
+	@failed=""; for slug in $(PAPERS); do \
 		[ -f drafts/$$slug.md ] || continue; \
 		echo "== $$slug: jobs, then adoption ($(PROFILE))"; \
-		$(MAKE) --no-print-directory jobs NB=$$slug && $(MAKE) --no-print-directory adopt NB=$$slug || exit 1; \
-	done
+		$(MAKE) --no-print-directory jobs NB=$$slug || exit 1; \
+		$(MAKE) --no-print-directory adopt NB=$$slug || failed="$$failed $$slug"; \
+	done; \
+	[ -z "$$failed" ] || { echo "== not adopted (their drafts kept):$$failed"; exit 1; }
 	$(BIN)/python tools/execute_notebook.py book/scorecard.ipynb book/scorecard.ipynb -p profile $(PROFILE)
 	$(BIN)/python tools/execute_notebook.py book/leaderboard.ipynb book/leaderboard.ipynb -p profile $(PROFILE)
 
@@ -116,6 +115,10 @@ define working_tree_copy
 	ln -s $(CURDIR)/data/MNIST $(1)/data/MNIST
 endef
 
+# The goldens in another numeric environment, as another x86-64 CPU gives it: two threads, and PyTorch, MKL and
+# oneDNN free to use this CPU's widest instructions. They must still pass, within the tolerances of tests/golden.py.
+# It runs in a copy of the working tree, so that the model cache starts empty and every model trains again here
+# (about fifteen minutes on two idle cores; two threads on busy cores take far longer).
 PORTABLE := _build/portable
 portable: setup
 	$(call working_tree_copy,$(PORTABLE))
