@@ -142,3 +142,23 @@ def test_a_normal_networks_own_adv_loss_set_closes_no_fixed_miss():
     )
     assert record["cause"] == "reading"
     assert record["evidence"]["reading"] == "Fixed set made on the same seed's Normal"
+
+
+def test_the_autoattack_sentence_weighs_lwa_against_the_strongest_other_method():
+    record = {
+        "n": 500,
+        "threat_models": {"Linf": 0.1, "L2": 1.5},
+        "defenses": {
+            "MLP LWA": {"Linf": 86.4, "L2": 75.2},
+            "MLP Goodfellow": {"Linf": 82.8, "L2": 57.2},
+            "MLP Normal": {"Linf": 6.0, "L2": 90.0},
+        },
+    }
+    text = report.autoattack_text(record, "MLP LWA", ["MLP Goodfellow", "MLP Normal"])
+    linf, l2 = text.split("At ")[1:]
+    assert "MLP Goodfellow, 82.8 %" in linf and "not told apart" in linf
+    assert "MLP Normal, 90.0 %" in l2 and "more robust than LWA" in l2
+    record["defenses"]["MLP Normal"]["L2"] = 5.0
+    assert "stays the most robust" in report.autoattack_text(
+        record, "MLP LWA", ["MLP Goodfellow", "MLP Normal"]
+    )

@@ -6,7 +6,8 @@ own numbers."""
 import numpy as np
 import pandas as pd
 
-from lib.uncertainty import difference_se
+from lib.pages import norm_name
+from lib.uncertainty import Z, difference_se
 from lib.verdicts import explain, score, score_ordering, weakest
 from papers.learning_with_adversary.config import ADVERSARIAL, COLUMNS, MLP_METHODS
 
@@ -284,3 +285,28 @@ def paper_table(rows, paper, arch, methods, columns=COLUMNS, names=None):
             for m in methods
         ]
     return pd.DataFrame(data, index=[(names or {}).get(m, m) for m in methods])
+
+
+def autoattack_text(autoattack, lwa, others):
+    """Table 1's "LWA the most robust" under AutoAttack (`autoattack`: the page's
+    common record; `lwa` and `others` names in it): per threat model, LWA beside the
+    most robust of `others`, and whether the gap exceeds two standard errors of the
+    difference (as if independent, which overstates a paired difference's error)."""
+    n, defenses = autoattack["n"], autoattack["defenses"]
+    sentences = []
+    for norm, eps in autoattack["threat_models"].items():
+        rival = max(others, key=lambda name: defenses[name][norm])
+        ours, theirs = defenses[lwa][norm], defenses[rival][norm]
+        two_se = Z * difference_se(ours, theirs, n)
+        if ours - theirs > two_se:
+            outcome = "LWA stays the most robust, as Table 1 says"
+        elif theirs - ours > two_se:
+            outcome = f"**{rival} is more robust than LWA** under the stronger attack"
+        else:
+            outcome = "the two are **not told apart** on these points"
+        sentences.append(
+            f"At {norm_name(norm)} ε = {eps:g}, {lwa} keeps {ours:.1f} % under "
+            f"AutoAttack and the most robust other method, {rival}, {theirs:.1f} % "
+            f"(two standard errors of the difference: {two_se:.1f} points): {outcome}."
+        )
+    return f"On the first seed and {n} test images: " + " ".join(sentences)
