@@ -53,6 +53,25 @@ def shown_value(c):
     return f"{text} (se {c['ours_se']:.{digits}f})"
 
 
+# The most test points any page can draw on: MNIST's 10,000 test images (or, for
+# Learning with Adversary, its 10,000 validation images)
+MNIST_EVALUATION = 10_000
+
+
+def to_decide_text(evidence):
+    """What would decide an undecided claim: its seeds or test points, and where no
+    MNIST evaluation set has that many points, that the difference is too small to
+    settle on MNIST."""
+    decide = evidence.get("decide") or {}
+    needed = [f"{v:,} {k}" for k, v in decide.items() if v is not None]
+    if not needed:
+        return ""
+    text = f"decided by {' or '.join(needed)}"
+    if decide.get("seeds") is None and (decide.get("points") or 0) > MNIST_EVALUATION:
+        text += f": more than MNIST's {MNIST_EVALUATION:,}, too small a gap to settle"
+    return text
+
+
 def shown_cause(c):
     """A claim's cause with its evidence in a few words: the later half of its trend,
     the cited source, the reading's name, what would decide it, or what was tried."""
@@ -67,9 +86,8 @@ def shown_cause(c):
     if cause == "reading":
         return f"reading ({evidence['reading']})"
     if cause == "noise":
-        decide = evidence.get("decide") or {}
-        needed = [f"{v} {k}" for k, v in decide.items() if v is not None]
-        return "noise" + (f" (decided by {' or '.join(needed)})" if needed else "")
+        needed = to_decide_text(evidence)
+        return f"noise ({needed})" if needed else "noise"
     steps = [
         reading + (f": {value}" if value else "") + (f" ({verdict})" if verdict else "")
         for reading, value, verdict in readings_tried(c)

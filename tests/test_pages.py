@@ -61,3 +61,19 @@ def test_the_scorecard_draws_every_verdict_and_skips_what_was_not_measured():
     assert len(points) == 2
     fig = paper_vs_ours(claims[2:], tolerance=3.0, relative=False, title="empty")
     assert not fig.axes[0].axison
+
+
+def test_an_undecided_claim_says_what_would_decide_it_and_when_mnist_cannot():
+    from lib.pages import shown_cause
+
+    def noise(seeds, points):
+        decide = {"seeds": seeds, "points": points}
+        return {"cause": "noise", "evidence": {"decide": decide}}
+
+    assert shown_cause(noise(None, 2_000)) == "noise (decided by 2,000 points)"
+    assert shown_cause(noise(6, 20_000)) == (
+        "noise (decided by 6 seeds or 20,000 points)"
+    )
+    beyond = shown_cause(noise(None, 29_561_777))
+    assert beyond.startswith("noise (decided by 29,561,777 points: more than MNIST")
+    assert shown_cause(noise(None, None)) == "noise"
