@@ -203,7 +203,7 @@ def test_a_scored_claim_shows_its_standard_error_and_its_evidence():
         "reading": ({"reading": "BN in train mode", "values": [1]}, "reading (BN in"),
         "noise": (
             {"decide": {"seeds": None, "points": 2400}},
-            "decided by 2400 points",
+            "decided by 2,400 points",
         ),
         "open": ({"tried": "input dropout"}, "open (tried: input dropout)"),
     }
