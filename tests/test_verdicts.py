@@ -331,3 +331,13 @@ def test_an_unmeasured_claim_is_undecided_and_says_why():
     record = unmeasured(spec, "no successful attack among 4 images")
     assert record["verdict"] == "undecided" and record["cause"] == "noise"
     assert record["evidence"]["why"].startswith("no successful attack")
+
+
+def test_an_accuracy_is_ahead_only_beyond_two_standard_errors_of_the_difference():
+    from lib.verdicts import accuracy_order
+
+    order, two_se = accuracy_order(30.0, 33.2, 500)
+    assert order == 0 and two_se == pytest.approx(5.9, abs=0.05)
+    assert accuracy_order(40.0, 30.0, 500)[0] == 1
+    assert accuracy_order(30.0, 40.0, 500)[0] == -1
+    assert accuracy_order(40.0, 30.0, 20)[0] == 0  # the same gap on 20 points

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from lib.pages import norm_name
-from lib.uncertainty import Z, binomial_se, difference_se
-from lib.verdicts import explain, score, score_ordering, weakest
+from lib.uncertainty import binomial_se, difference_se
+from lib.verdicts import accuracy_order, explain, score, score_ordering, weakest
 from papers.a3t.experiment import SETUP
 
 COLUMN = {"clean": "real", "attack": "FGSM"}
@@ -132,19 +132,18 @@ def autoattack_verdict(autoattack, a3t="A3T", at="AT", norm="Linf"):
     """A sentence on the paper's "A3T is more robust than AT" under AutoAttack
     (`autoattack`: the page's common record, `a3t` and `at` the two defenses' names
     in it): both robust accuracies on its n test points, and whether their difference
-    exceeds two standard errors (as if the two were independent, which overstates the
-    error of a paired difference: a difference called beyond the noise is beyond it)."""
+    exceeds two standard errors (lib.verdicts.accuracy_order)."""
     n, eps = autoattack["n"], autoattack["threat_models"][norm]
     a3t, at = (autoattack["defenses"][name][norm] for name in (a3t, at))
-    se = difference_se(a3t, at, n)
+    order, two_se = accuracy_order(a3t, at, n)
     said = (
         f"Under AutoAttack at {norm_name(norm)} ε = {eps:g}, A3T keeps {a3t:.1f} % and "
         f"AT {at:.1f} % (first seed, {n} test images; two standard errors of the "
-        f"difference: {Z * se:.1f} points)"
+        f"difference: {two_se:.1f} points)"
     )
-    if a3t - at > Z * se:
+    if order > 0:
         return f"{said}: A3T is more robust than AT, as the paper claims."
-    if at - a3t > Z * se:
+    if order < 0:
         return (
             f"{said}: the paper's claim **does not hold**: A3T is less robust than "
             "AT under the stronger attack, whatever FGSM says."

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from lib.pages import norm_name
-from lib.uncertainty import Z, difference_se
-from lib.verdicts import explain, score, score_ordering, weakest
+from lib.uncertainty import difference_se
+from lib.verdicts import accuracy_order, explain, score, score_ordering, weakest
 from papers.learning_with_adversary.config import ADVERSARIAL, COLUMNS, MLP_METHODS
 
 
@@ -291,16 +291,16 @@ def autoattack_text(autoattack, lwa, others):
     """Table 1's "LWA the most robust" under AutoAttack (`autoattack`: the page's
     common record; `lwa` and `others` names in it): per threat model, LWA beside the
     most robust of `others`, and whether the gap exceeds two standard errors of the
-    difference (as if independent, which overstates a paired difference's error)."""
+    difference (lib.verdicts.accuracy_order)."""
     n, defenses = autoattack["n"], autoattack["defenses"]
     sentences = []
     for norm, eps in autoattack["threat_models"].items():
         rival = max(others, key=lambda name: defenses[name][norm])
         ours, theirs = defenses[lwa][norm], defenses[rival][norm]
-        two_se = Z * difference_se(ours, theirs, n)
-        if ours - theirs > two_se:
+        order, two_se = accuracy_order(ours, theirs, n)
+        if order > 0:
             outcome = "LWA stays the most robust, as Table 1 says"
-        elif theirs - ours > two_se:
+        elif order < 0:
             outcome = f"**{rival} is more robust than LWA** under the stronger attack"
         else:
             outcome = "the two are **not told apart** on these points"
