@@ -87,10 +87,14 @@ def test_a_gans_own_adversary_on_its_training_batch_statistics_is_a_reading():
     assert record["cause"] == "reading"
     assert record["evidence"]["values"] == [pytest.approx(1.2)]
     row["own, batch statistics"] = 97.9  # the same drop under the reading: still open
+    evaluated["train mode", "GAN scaled"] = [{"fgsm": {0.0: 97.0}, "own": 96.5}]
     record = report.scored(spec, evaluated, [0], 10_000, reading_rows=[{}])
-    assert record["cause"] == "open" and record["evidence"]["tried"][0]["ours"] == (
-        pytest.approx(0.1)
-    )
+    assert record["cause"] == "open"
+    tried = {t["reading"]: t["ours"] for t in record["evidence"]["tried"]}
+    assert tried == {
+        "the adversary with the batch statistics it trained with": pytest.approx(0.1),
+        report.TRAIN_MODE: pytest.approx(0.5),
+    }
 
 
 def test_the_gan_adversaries_against_the_others_skip_their_own_defender():
@@ -110,3 +114,80 @@ def test_the_gan_adversaries_against_the_others_skip_their_own_defender():
     assert record["ours_mean"] == pytest.approx(99.0)
     assert record["cause"] == "reading"
     assert record["evidence"]["values"] == [pytest.approx(97.1)]
+
+
+PRETRAINED_TANH = {
+    "id": "pretrained_tanh_vs_vanilla",
+    "description": "vanilla under the pre-trained tanh adversary",
+    "kind": "attack",
+    "n": 10_000,
+    "model": "undefended",
+    "attack": "pre-trained tanh adversary",
+    "lambda": 0.1,
+    "reported": 20.41,
+}
+FGSM_VANILLA = {
+    "id": "fgsm_vs_vanilla",
+    "description": "vanilla under FGSM",
+    "kind": "attack",
+    "n": 10_000,
+    "model": "undefended",
+    "attack": "FGSM",
+    "lambda": 0.1,
+    "reported": 85.42,
+}
+
+
+def eval_and_train_mode(fgsm_eval, fgsm_train, tanh_eval, tanh_train):
+    """The vanilla model's evaluations of one seed, in eval and in train mode."""
+    return {
+        ("fgsm", "undefended"): [{"fgsm": {0.0: 98.0, 0.1: fgsm_eval}}],
+        ("adversary", "pre-trained tanh adversary"): [
+            {"eval": tanh_eval, "batch statistics": tanh_eval}
+        ],
+        ("train mode", "undefended"): [
+            {
+                "fgsm": {0.0: 98.0, 0.1: fgsm_train},
+                "pre-trained tanh adversary": tanh_train,
+            }
+        ],
+    }
+
+
+def test_every_claim_is_scored_again_on_the_train_mode_evaluation():
+    evaluated = eval_and_train_mode(21.0, 87.0, 20.0, 92.0)
+    ours = report.under_train_mode(PRETRAINED_TANH, evaluated, [0], 10_000)
+    assert ours["ours_mean"] == pytest.approx(92.0)
+    assert ours["verdict"] == "not reproduced"
+    cross = {**PRETRAINED_TANH, "id": "gan_adversaries_vs_others"}
+    assert report.under_train_mode(cross, evaluated, [0], 10_000) is None
+
+
+def test_the_train_mode_sentence_counts_what_the_reading_closes_and_loses():
+    evaluated = eval_and_train_mode(21.0, 87.0, 20.0, 92.0)
+    specs = [PRETRAINED_TANH, FGSM_VANILLA]
+    claims = [report.scored(s, evaluated, [0], 10_000, [{}]) for s in specs]
+    assert [c["verdict"] for c in claims] == ["reproduced", "not reproduced"]
+    text = report.train_mode_text(claims, specs, evaluated, [0], 10_000)
+    assert "1 of the 2 claims" in text and "against 1 in eval mode" in text
+    assert "closes 1 (vanilla under FGSM)" in text
+    assert "loses 1 (vanilla under the pre-trained tanh adversary, not" in text
+    assert "favour neither mode" in text  # one closed, one lost
+    table = report.train_mode_table(claims, specs, evaluated, [0], 10_000)
+    assert list(table["verdict, train mode"]) == ["not reproduced", "reproduced"]
+
+
+def test_every_model_is_evaluated_in_train_mode_the_vanilla_against_its_adversaries():
+    from papers.gan_adversarial_training.experiment import evaluation_jobs
+
+    train_cfg, eval_cfg = PROFILES["smoke"]
+    trainings = stacks(train_cfg, [0])
+    evaluations = evaluation_jobs(trainings, eval_cfg)
+    modes = {name: j for (kind, name), j in evaluations.items() if kind == "train mode"}
+    assert set(modes) == {"undefended", "random noise", "adversarial training"} | set(
+        report.GANS
+    )
+    assert set(modes["undefended"].spec["adversaries"]) == {
+        f"pre-trained {q} adversary" for q in ("tanh", "scaled", "min-max")
+    }
+    assert all(not j.spec["adversaries"] for n, j in modes.items() if n != "undefended")

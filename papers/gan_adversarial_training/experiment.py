@@ -7,7 +7,7 @@ import dataclasses
 
 from lib import jobs
 from lib.profiles import resolve_profile
-from papers.gan_adversarial_training import evaluation
+from papers.gan_adversarial_training import evaluation, train_mode
 from papers.gan_adversarial_training.config import BASELINES, GANS, PROFILES, SLUG
 from papers.gan_adversarial_training.training import (
     pretrain_adversary,
@@ -55,7 +55,8 @@ def stacks(cfg, seeds):
 def evaluation_jobs(trainings, eval_cfg):
     """{(kind, name): Job}: each defender under FGSM (with calibration and its own
     adversary), each pre-trained adversary against vanilla, FGSM's readings on
-    vanilla, every GAN adversary against every defender, and the common evaluation."""
+    vanilla, every GAN adversary against every defender, the common evaluation, and
+    every model with batch-norm in train mode at test (a reading)."""
     out = {}
     for name, job in trainings.items():
         if job.fn is pretrain_adversary:
@@ -71,6 +72,10 @@ def evaluation_jobs(trainings, eval_cfg):
     )
     for name in main:
         out["beyond", name] = evaluation.job("beyond", trainings[name], eval_cfg)
+    pretrained = {n: j for n, j in trainings.items() if j.fn is pretrain_adversary}
+    for name in main:  # a reading, on every model: batch-norm in train mode at test
+        against = pretrained if name == "undefended" else {}
+        out["train mode", name] = train_mode.job(trainings[name], against, eval_cfg)
     return out
 
 
