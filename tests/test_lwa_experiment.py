@@ -88,6 +88,21 @@ def test_without_a_reading_or_a_trend_the_miss_is_open_and_says_what_was_tried()
     assert record["evidence"]["trend"] == [(1, 60.0), (13, 50.0)]
 
 
+def test_a_longer_run_of_the_row_extends_the_budget_trend():
+    """The kept epochs move toward the paper's 71.3, the row trained 30 epochs does
+    not: more training does not close the miss, so its cause is not the budget."""
+    trend = {1: 40.0, 6: 50.0, 13: 60.0}
+    frames = {
+        epoch: rows({("MLP", "Goodfellow"): v, ("MLP", "Goodfellow (30 epochs)"): 60.0})
+        for epoch, v in trend.items()
+    }
+    record = report.scored(SPEC, frames, [0], 10_000, readings={})
+    assert record["evidence"]["trend"] == [(1, 40), (6, 50), (13, 60), (30, 60)]
+    assert record["cause"] == "open"
+    without = {e: f[f.row == "Goodfellow"] for e, f in frames.items()}
+    assert report.scored(SPEC, without, [0], 10_000, readings={})["cause"] == "budget"
+
+
 def test_an_ordering_stands_on_its_weakest_comparison():
     final = rows(
         {

@@ -50,6 +50,7 @@ def row_specs(cfg, seeds):
         ("MLP", "undefended"),
         ("LeNet", "undefended"),
         ("MLP", "LWA"),
+        ("LeNet", "LWA"),
     ):
         rows[arch, f"{PAPER_NAMES.get(method, method)} {longer}"] = spec(
             arch, method, keep=(), epochs=cfg.long_epochs

@@ -3,13 +3,20 @@ trend, and every claim scored by the book's rule (lib.verdicts) with its cause f
 evidence: a reading run on the same seeds, the trend along training, or the paper's
 own numbers."""
 
+import re
+
 import numpy as np
 import pandas as pd
 
 from lib.pages import norm_name
 from lib.uncertainty import difference_se
 from lib.verdicts import accuracy_order, explain, score, score_ordering, weakest
-from papers.learning_with_adversary.config import ADVERSARIAL, COLUMNS, MLP_METHODS
+from papers.learning_with_adversary.config import (
+    ADVERSARIAL,
+    COLUMNS,
+    MLP_METHODS,
+    PAPER_NAMES,
+)
 
 
 def frame(evaluated, split):
@@ -139,21 +146,38 @@ def numeric(spec, rows, seeds, n):
 
 
 def trend_of(spec, frames, seeds, fig1=None, n=None):
-    """The claim's mean over seeds at each kept epoch: [(epoch, value)]; an ordering's
-    mean margin."""
-    out = []
-    for epoch, rows in frames.items():
-        if spec["kind"] != "ordering" and spec["column"] not in rows:
-            return []  # a column the trend does not measure (the training accuracy)
-        if spec["kind"] == "ordering":
-            if spec["id"].startswith("fig1"):
-                return []  # Fig. 1 is one network's, not a trend
-            orderings = Orderings(rows, n)
-            value = np.mean([orderings.margin(spec["id"], s)[0] for s in seeds])
-        else:
-            value = numeric(spec, rows, seeds, n)[0].mean()
-        out.append((epoch, float(value)))
-    return out
+    """The claim's mean over seeds at each kept epoch, then at each longer run of its
+    row (row_trend): [(epochs, value)]; an ordering's mean margin at each kept epoch."""
+    if spec["kind"] == "ordering":
+        if spec["id"].startswith("fig1"):
+            return []  # Fig. 1 is one network's, not a trend
+        margins = {
+            epoch: [Orderings(rows, n).margin(spec["id"], s)[0] for s in seeds]
+            for epoch, rows in frames.items()
+        }
+        return [(float(e), float(np.mean(m))) for e, m in margins.items()]
+    if any(spec["column"] not in rows for rows in frames.values()):
+        return []  # a column the trend does not measure (the training accuracy)
+    return row_trend(frames, spec["model"], spec["method"], spec["column"], seeds)
+
+
+def row_trend(frames, arch, method, column, seeds):
+    """A row's mean over seeds at each kept epoch, then at each run of it trained
+    longer (its "<paper's name> (N epochs)" rows, on the same seeds): where more
+    training goes past the kept epochs. [(epochs, value)]."""
+    kept = [
+        (float(epoch), float(values(rows, arch, method, column, seeds).mean()))
+        for epoch, rows in frames.items()
+    ]
+    final = frames[max(frames)]
+    name = PAPER_NAMES.get(method, method)
+    longer = []
+    for row in final[final.arch == arch].row.unique():
+        match = LONGER.fullmatch(row)
+        if match and match["name"] == name and int(match["epochs"]) > max(frames):
+            value = values(final, arch, row, column, seeds).mean()
+            longer.append((float(match["epochs"]), float(value)))
+    return kept + sorted(longer)
 
 
 # Claims the paper's own numbers contradict, with the numbers
@@ -161,6 +185,7 @@ PAPER_EVIDENCE = {
     "dropout_improves": "Table 1: Dropout and Normal both 98.0 % clean, and Dropout "
     "below Normal under Adv_Loss_Sign (15.5 % against 19.3 %)",
 }
+LONGER = re.compile(r"(?P<name>.+) \((?P<epochs>\d+) epochs\)")  # a row trained longer
 FIXED_READINGS = {
     "Fixed set made on the same seed's Normal": "Fixed, same seed",
     "Fixed set made on the Normal LeNet": "Fixed, LeNet",
