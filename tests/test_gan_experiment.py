@@ -168,12 +168,13 @@ def test_the_train_mode_sentence_counts_what_the_reading_closes_and_loses():
     specs = [PRETRAINED_TANH, FGSM_VANILLA]
     claims = [report.scored(s, evaluated, [0], 10_000, [{}]) for s in specs]
     assert [c["verdict"] for c in claims] == ["reproduced", "not reproduced"]
-    text = report.train_mode_text(claims, specs, evaluated, [0], 10_000)
+    others = [report.under_train_mode(s, evaluated, [0], 10_000) for s in specs]
+    text = report.train_mode_text(claims, others)
     assert "1 of the 2 claims" in text and "against 1 in eval mode" in text
     assert "closes 1 (vanilla under FGSM)" in text
     assert "loses 1 (vanilla under the pre-trained tanh adversary, not" in text
     assert "favour neither mode" in text  # one closed, one lost
-    table = report.train_mode_table(claims, specs, evaluated, [0], 10_000)
+    table = report.train_mode_table(claims, others)
     assert list(table["verdict, train mode"]) == ["not reproduced", "reproduced"]
 
 

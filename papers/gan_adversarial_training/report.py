@@ -260,16 +260,16 @@ def under_train_mode(spec, evaluated, seeds, n):
     return rule(Results(evaluated, n, mode="train mode"))
 
 
-def train_mode_table(claims, specs, evaluated, seeds, n):
-    """Every claim as the book scores it (eval mode) and under the train-mode reading:
-    ours and the verdict of each."""
+def train_mode_table(claims, others):
+    """Every claim as the book scores it (eval mode) and under the train-mode reading
+    (`others`, under_train_mode's record of each claim or None): ours and the verdict
+    of each."""
     import pandas as pd
 
     from lib.pages import shown_reported, shown_value
 
     rows = []
-    for c, spec in zip(claims, specs, strict=True):
-        other = under_train_mode(spec, evaluated, seeds, n)
+    for c, other in zip(claims, others, strict=True):
         rows.append(
             {
                 "claim": c["description"],
@@ -287,15 +287,12 @@ def train_mode_table(claims, specs, evaluated, seeds, n):
     return pd.DataFrame(rows)
 
 
-def train_mode_text(claims, specs, evaluated, seeds, n):
-    """What the train-mode reading changes: the claims it measures that it reproduces
-    against eval mode, which it closes and which it loses, and which mode the paper's
-    numbers favour (the one that reproduces more of them)."""
-    pairs = [
-        (c, under_train_mode(spec, evaluated, seeds, n))
-        for c, spec in zip(claims, specs, strict=True)
-    ]
-    pairs = [(c, other) for c, other in pairs if other]
+def train_mode_text(claims, others):
+    """What the train-mode reading changes (`others` as for train_mode_table): the
+    claims it measures that it reproduces against eval mode, which it closes and which
+    it loses, and which mode the paper's numbers favour (the one that reproduces more
+    of them)."""
+    pairs = [(c, o) for c, o in zip(claims, others, strict=True) if o]
     held = sum(other["verdict"] == "reproduced" for _, other in pairs)
     before = sum(c["verdict"] == "reproduced" for c, _ in pairs)
     closed = [

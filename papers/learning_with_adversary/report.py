@@ -151,10 +151,10 @@ def trend_of(spec, frames, seeds, fig1=None, n=None):
     if spec["kind"] == "ordering":
         if spec["id"].startswith("fig1"):
             return []  # Fig. 1 is one network's, not a trend
-        margins = {
-            epoch: [Orderings(rows, n).margin(spec["id"], s)[0] for s in seeds]
-            for epoch, rows in frames.items()
-        }
+        margins = {}
+        for epoch, rows in frames.items():
+            orderings = Orderings(rows, n)
+            margins[epoch] = [orderings.margin(spec["id"], s)[0] for s in seeds]
         return [(float(e), float(np.mean(m))) for e, m in margins.items()]
     if any(spec["column"] not in rows for rows in frames.values()):
         return []  # a column the trend does not measure (the training accuracy)

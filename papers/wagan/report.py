@@ -8,7 +8,7 @@ in full, so no miss is put down to the budget."""
 
 import numpy as np
 
-from lib.uncertainty import difference_se
+from lib.uncertainty import Z, difference_se
 from lib.verdicts import explain, score, score_ordering, weakest
 from papers.wagan.config import ATTACKS
 
@@ -205,7 +205,7 @@ def typed_evidence(spec, specs, n):
     if on_paper["verdict"] != "reproduced":
         return (
             f"the paper's own tables do not bear it out: its weakest comparison is "
-            f"{margin:+.2f} points, two standard errors {2 * se:.2f}"
+            f"{margin:+.2f} points, two standard errors {Z * se:.2f}"
         )
     authors = TypedTables(specs)
     on_authors, margin, se = decided(authors)
@@ -219,7 +219,7 @@ def typed_evidence(spec, specs, n):
     return (
         f"with the authors' notebooks' numbers in the paper's place "
         f"({'; '.join(changed)}), the claim does not hold: its weakest comparison is "
-        f"{margin:+.2f} points, two standard errors {2 * se:.2f}"
+        f"{margin:+.2f} points, two standard errors {Z * se:.2f}"
     )
 
 
