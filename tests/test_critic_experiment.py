@@ -146,6 +146,36 @@ def test_table_1_puts_the_papers_number_beside_ours_with_its_error():
     assert table.loc["Ours", ("ρ DeepFool", "ours")] == "0.200 (se 0.010)"
     assert table.loc["AT", ("error %", "ours")].startswith("1.50 (se 0.12)")
     assert report.keyed(pd.DataFrame(rows)).index[0] == "fc/undefended/0"
+    record = report.tables_record(pd.DataFrame(rows), {3: pd.DataFrame(rows)})
+    assert record["table1"]["fc/ours/0"]["err"] == 1.5
+    assert record["trend"][3]["fc/at/0"] == {"err": 1.5, **{r: 0.2 for r in report.RHO}}
+
+
+def test_the_rho_ratio_is_ours_over_deepfool_by_epoch_beside_the_papers():
+    def frame(ours):
+        return pd.DataFrame(
+            {
+                "net": net,
+                "method": m,
+                "seed": seed,
+                "rho_ours": ours * (1 + seed),
+                "rho_deepfool": 1.0 + seed,
+                **{f"sd_{a}": 0.1 for a in ATTACKS},
+                **{f"n_{a}": 100 for a in ATTACKS},
+            }
+            for net in NETS
+            for m in METHODS
+            for seed in (0, 1)
+        )
+
+    paper = {(n, m, "rho_ours"): 0.3 for n in NETS for m in METHODS}
+    paper |= {(n, m, "rho_deepfool"): 0.2 for n in NETS for m in METHODS}
+    ratio = report.rho_ratio({5: frame(2.0), 10: frame(1.5)}, paper)
+    assert list(ratio.columns) == [5, 10, "paper"]
+    assert ratio.loc[("FC", "Ours")].tolist() == pytest.approx([2.0, 1.5, 1.5])
+    named = report.by_name(ratio)
+    assert named["FC/Reference"] == pytest.approx({5: 2.0, 10: 1.5, "paper": 1.5})
+    assert len(named) == len(NETS) * len(METHODS)
 
 
 def test_the_autoattack_ranking_names_where_ours_stands_on_each_net():

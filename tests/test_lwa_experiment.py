@@ -177,3 +177,66 @@ def test_the_autoattack_sentence_weighs_lwa_against_the_strongest_other_method()
     assert "stays the most robust" in report.autoattack_text(
         record, "MLP LWA", ["MLP Goodfellow", "MLP Normal"]
     )
+
+
+def test_the_training_table_names_each_stack_as_the_paper_does():
+    done = {("MLP", "undefended"): ({}, {"train_s": 120.0})}
+    specs = {("MLP", "undefended"): {"seeds": [0, 1, 2, 3]}}
+    table = report.training_table(done, specs, {"undefended": "Normal"}.get)
+    assert table.to_dict("index") == {
+        "MLP Normal": {"members": 4, "training (min, one core)": 2.0}
+    }
+
+
+def test_the_quoted_numbers_are_the_readings_means_over_the_seeds():
+    def row(arch, name, seed, loss, fixed_same=None):
+        return {"arch": arch, "row": name, "seed": seed, "Adv_Loss": loss} | (
+            {} if fixed_same is None else {"Fixed, same seed": fixed_same}
+        )
+
+    rows = pd.DataFrame(
+        [
+            row(a, "undefended", s, 0.0, fixed_same=10.0 + s)
+            for a in ("MLP", "LeNet")
+            for s in (0, 1)
+        ]
+        + [
+            row(a, "Normal (30 epochs)", s, 20.0 + s)
+            for a in ("MLP", "LeNet")
+            for s in (0, 1)
+        ]
+        + [row("LeNet", "LWA (30 epochs)", s, 90.0 + 2 * s) for s in (0, 1)]
+    )
+    assert report.quoted(rows, 30, [0, 1]) == {
+        "mlp_normal_fixed_same": 10.5,
+        "mlp_normal_loss_longer": 20.5,
+        "lenet_normal_fixed_same": 10.5,
+        "lenet_normal_loss_longer": 20.5,
+        "lenet_lwa_loss_longer": 91.0,
+    }
+
+
+def test_the_rep_sweep_table_has_a_row_a_c():
+    rows = pd.DataFrame(
+        [
+            {
+                "arch": "MLP",
+                "row": "LWA_Rep sweep",
+                "seed": 0,
+                **{c: 50.0 + i for c in COLUMNS},
+            }
+            for i in range(2)
+        ]
+        + [{"arch": "MLP", "row": "LWA", "seed": 0, **{c: 0.0 for c in COLUMNS}}]
+    )
+    table = report.rep_sweep([0.5, 2.0], rows, [3.0, 4.0], 10.0)
+    assert list(table.index) == ["LWA_Rep (c = 0.5)", "LWA_Rep (c = 2)"]
+    assert table["c / ‖h‖ of Normal"].tolist() == [0.05, 0.2]
+    assert table[COLUMNS[0]].tolist() == [50.0, 51.0]
+
+
+def test_the_trend_record_keys_each_row_by_network_and_row():
+    f = pd.DataFrame([{"arch": "MLP", "row": "LWA", "seed": 0, "clean": 98.0}])
+    assert report.trend_record({6: f}) == {
+        6: [{"seed": 0, "clean": 98.0, "key": "MLP/LWA"}]
+    }

@@ -287,6 +287,49 @@ def keyed(frame):
     )
 
 
+def rho_ratio(frames, paper):
+    """ρ under our attack over ρ under DeepFool, a column a kept epoch (means over the
+    seeds), and the paper's ("paper"; `paper`: {(net, method, column): value}); a row
+    a (net, method) as the paper names them."""
+    ratio = pd.DataFrame(
+        {
+            epoch: {
+                (NETS[n], METHODS[m]): cell(f, n, m, "rho_ours")[0].mean()
+                / cell(f, n, m, "rho_deepfool")[0].mean()
+                for n in NETS
+                for m in METHODS
+            }
+            for epoch, f in frames.items()
+        }
+    )
+    ratio["paper"] = [
+        paper[n, m, "rho_ours"] / paper[n, m, "rho_deepfool"]
+        for n in NETS
+        for m in METHODS
+    ]
+    return ratio
+
+
+def tables_record(final, frames):
+    """Table 1 (every seed) and the budget trend (the kept epochs' errors and ρ) as
+    results-file data."""
+    return {
+        "table1": keyed(final).drop(columns=["net", "method", "seed"]).to_dict("index"),
+        "trend": {
+            epoch: keyed(f)[["err", *RHO]].to_dict("index")
+            for epoch, f in frames.items()
+        },
+    }
+
+
+def by_name(frame):
+    """A frame indexed by (net, method) as results-file data: {"net/method": row}."""
+    return {
+        f"{n}/{m}": {k: float(v) for k, v in row.items()}
+        for (n, m), row in frame.iterrows()
+    }
+
+
 def paper_values(reported):
     """The paper's Table 1: {(net, method, column): number} from the reported claims."""
     return {

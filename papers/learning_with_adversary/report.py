@@ -48,10 +48,37 @@ def trend_frames(evaluated, final, epochs, kept):
     return {**frames, epochs: final}
 
 
+def trend_record(frames):
+    """The budget trend as results-file data: {epoch: rows, each keyed "arch/row"}."""
+    return {
+        epoch: f.drop(columns=["arch", "row"])
+        .assign(key=f.arch + "/" + f.row)
+        .to_dict("records")
+        for epoch, f in frames.items()
+    }
+
+
 def values(rows, arch, row, column, seeds):
     """One value per seed of `seeds`, in their order."""
     chosen = rows[(rows.arch == arch) & (rows.row == row)].set_index("seed")
     return chosen.loc[list(seeds), column].to_numpy(dtype=float)
+
+
+def quoted(rows, long_epochs, seeds):
+    """The readings' numbers the page's prose quotes, by glue name: each Normal network
+    on the Fixed set made on its own seed, and under Adv_Loss the rows trained for
+    long_epochs (validation accuracy (%), means over the seeds)."""
+    out = {}
+    for arch in ("MLP", "LeNet"):
+        normal = rows[(rows.arch == arch) & (rows.row == "undefended")]
+        out[f"{arch.lower()}_normal_fixed_same"] = normal["Fixed, same seed"].mean()
+        longer = f"{PAPER_NAMES['undefended']} ({long_epochs} epochs)"
+        out[f"{arch.lower()}_normal_loss_longer"] = values(
+            rows, arch, longer, "Adv_Loss", seeds
+        ).mean()
+    lwa = values(rows, "LeNet", f"LWA ({long_epochs} epochs)", "Adv_Loss", seeds)
+    out["lenet_lwa_loss_longer"] = lwa.mean()
+    return {key: float(value) for key, value in out.items()}
 
 
 class Orderings:
@@ -295,6 +322,36 @@ def cost_claim(spec, seconds, seeds, readings=()):
 
 def seeds_of(rows, arch, row):
     return sorted(rows[(rows.arch == arch) & (rows.row == row)].seed.unique())
+
+
+def rep_sweep(cs, rows, h_after, h_norm):
+    """LWA_Rep's sweep of c, a row a c: c, c over the Normal MLP's median ‖h‖
+    (h_norm), the median ‖h‖ after training (h_after, one a c) and the validation
+    columns of the sweep's rows (`rows`)."""
+    swept = rows[rows.row == "LWA_Rep sweep"].reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "c": cs,
+            "c / ‖h‖ of Normal": [c / h_norm for c in cs],
+            "‖h‖ after training": h_after,
+            **{column: swept[column].to_numpy() for column in COLUMNS},
+        },
+        index=[f"LWA_Rep (c = {c:g})" for c in cs],
+    )
+
+
+def training_table(done, specs, names):
+    """Each stack's members and training time (minutes of one core), a row a stack
+    named as the paper names it; `done`: {(arch, row): (result, info)} of lib.jobs."""
+    return pd.DataFrame(
+        {
+            f"{arch} {names(row)}": {
+                "members": len(specs[arch, row]["seeds"]),
+                "training (min, one core)": info["train_s"] / 60,
+            }
+            for (arch, row), (_, info) in done.items()
+        }
+    ).T.round(1)
 
 
 def paper_table(rows, paper, arch, methods, columns=COLUMNS, names=None):
