@@ -3,7 +3,7 @@ Evaluating Adversarial Robustness", §5): each named flag is True where the numb
 like a masked gradient rather than robustness, False where they do not, None where
 the accuracies it needs were not given."""
 
-from lib.uncertainty import Z, difference_se
+from lib.uncertainty import accuracy_order
 
 FAR = 20.0  # points: an FGSM accuracy this far above PGD's is suspicious, not just weak
 FLOOR = 10.0  # points: accuracy at the largest ε of a sweep should fall below this
@@ -33,7 +33,7 @@ def masking_flags(
 
     def beyond(a, b):
         """Whether accuracy a exceeds b by more than the noise of the two."""
-        return a - b > (Z * difference_se(a, b, n) if n else 1.0)
+        return accuracy_order(a, b, n)[0] == 1 if n else a - b > 1.0
 
     white = [v for v in (fgsm, pgd, pgd_more) if v is not None]
     return {

@@ -87,3 +87,12 @@ def difference_se(a, b, n):
     """Standard error (points) of the difference of two accuracies in % measured on n
     test points each (conservative: as if the two were independent)."""
     return math.hypot(binomial_se(a, n), binomial_se(b, n))
+
+
+def accuracy_order(a, b, n):
+    """Which of two accuracies (%) on n test points each is ahead beyond two standard
+    errors of their difference: 1 (a), -1 (b) or 0 (not told apart), and those two
+    standard errors. As if the two were independent, which overstates a paired
+    difference's error: a gap called beyond the noise is beyond it."""
+    two_se = Z * difference_se(a, b, n)
+    return (a - b > two_se) - (b - a > two_se), two_se

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from lib.uncertainty import Z, binomial_se, difference_se, measurement, to_decide
+from lib.uncertainty import Z, binomial_se, measurement, to_decide
 
 # Default tolerances by kind: clean accuracy (or error) and a drop between two
 # accuracies in points, accuracy under attack in points (scaled near 0 % and 100 %),
@@ -450,15 +450,6 @@ def claim(claim_id, description, kind, reported, values, cause=None):
         "verdict": judged,
         "cause": None if judged == "reproduced" else cause,
     }
-
-
-def accuracy_order(a, b, n):
-    """Which of two accuracies (%) on n test points each is ahead beyond two standard
-    errors of their difference: 1 (a), -1 (b) or 0 (not told apart), and those two
-    standard errors. As if the two were independent, which overstates a paired
-    difference's error: a gap called beyond the noise is beyond it."""
-    two_se = Z * difference_se(a, b, n)
-    return (a - b > two_se) - (b - a > two_se), two_se
 
 
 def weakest(comparisons):

@@ -334,7 +334,7 @@ def test_an_unmeasured_claim_is_undecided_and_says_why():
 
 
 def test_an_accuracy_is_ahead_only_beyond_two_standard_errors_of_the_difference():
-    from lib.verdicts import accuracy_order
+    from lib.uncertainty import accuracy_order
 
     order, two_se = accuracy_order(30.0, 33.2, 500)
     assert order == 0 and two_se == pytest.approx(5.9, abs=0.05)

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from lib.pages import norm_name
-from lib.uncertainty import binomial_se, difference_se
-from lib.verdicts import accuracy_order, explain, score, score_ordering, weakest
+from lib.uncertainty import accuracy_order, binomial_se, difference_se
+from lib.verdicts import explain, score, score_ordering, weakest
 from papers.a3t.experiment import SETUP
 
 COLUMN = {"clean": "real", "attack": "FGSM"}
@@ -132,7 +132,7 @@ def autoattack_verdict(autoattack, a3t="A3T", at="AT", norm="Linf"):
     """A sentence on the paper's "A3T is more robust than AT" under AutoAttack
     (`autoattack`: the page's common record, `a3t` and `at` the two defenses' names
     in it): both robust accuracies on its n test points, and whether their difference
-    exceeds two standard errors (lib.verdicts.accuracy_order)."""
+    exceeds two standard errors (lib.uncertainty.accuracy_order)."""
     n, eps = autoattack["n"], autoattack["threat_models"][norm]
     a3t, at = (autoattack["defenses"][name][norm] for name in (a3t, at))
     order, two_se = accuracy_order(a3t, at, n)

@@ -22,9 +22,8 @@ def train_mode_job(*, spec, lambdas, adversaries, n_eval, passes, device):
     under each of `adversaries` ({name: spec} of adversaries pre-trained on it)."""
     job = job_of(spec)
     x, y = test_images(n_eval, device)
-    pretrained = {
-        name: (job_of(a), runs_of(job_of(a), device)) for name, a in adversaries.items()
-    }
+    adversary_jobs = {name: job_of(a) for name, a in adversaries.items()}
+    pretrained = {name: (j, runs_of(j, device)) for name, j in adversary_jobs.items()}
     out = []
     for seed, run in enumerate(runs_of(job, device)):
         defender = player(job, run, "defender", device)

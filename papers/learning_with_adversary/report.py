@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from lib.pages import norm_name
-from lib.uncertainty import difference_se
-from lib.verdicts import accuracy_order, explain, score, score_ordering, weakest
+from lib.uncertainty import accuracy_order, difference_se
+from lib.verdicts import explain, score, score_ordering, weakest
 from papers.learning_with_adversary.config import (
     ADVERSARIAL,
     COLUMNS,
@@ -378,7 +378,7 @@ def autoattack_text(autoattack, lwa, others):
     """Table 1's "LWA the most robust" under AutoAttack (`autoattack`: the page's
     common record; `lwa` and `others` names in it): per threat model, LWA beside the
     most robust of `others`, and whether the gap exceeds two standard errors of the
-    difference (lib.verdicts.accuracy_order)."""
+    difference (lib.uncertainty.accuracy_order)."""
     n, defenses = autoattack["n"], autoattack["defenses"]
     sentences = []
     for norm, eps in autoattack["threat_models"].items():
