@@ -3,6 +3,8 @@ every row of Tables 1 and 2 as one stack of seeds, the readings' rows beside the
 each stack's evaluations. `python tools/run_jobs.py learning_with_adversary` runs them
 all ahead of the page, which then loads them from the cache."""
 
+import re
+
 from lib import jobs
 from lib.profiles import resolve_profile
 from papers.learning_with_adversary import evaluation
@@ -45,19 +47,26 @@ def row_specs(cfg, seeds):
             "MLP", "LWA_Rep", rep_layers=cfg.rep_layers_deep
         ),
     }
-    longer = f"({cfg.long_epochs} epochs)"
     for arch, method in (
         ("MLP", "undefended"),
         ("LeNet", "undefended"),
         ("MLP", "LWA"),
         ("LeNet", "LWA"),
     ):
-        rows[arch, f"{PAPER_NAMES.get(method, method)} {longer}"] = spec(
+        rows[arch, longer_row(method, cfg.long_epochs)] = spec(
             arch, method, keep=(), epochs=cfg.long_epochs
         )
     for eps in cfg.goodfellow_linf:
         rows["MLP", f"{LINF[:-1]} {eps:g})"] = spec("MLP", LINF, goodfellow_linf=eps)
     return rows
+
+
+def longer_row(method, epochs):
+    """The name of a method's row trained for `epochs`: "<paper's name> (N epochs)"."""
+    return f"{PAPER_NAMES.get(method, method)} ({epochs} epochs)"
+
+
+LONGER = re.compile(r"(?P<name>.+) \((?P<epochs>\d+) epochs\)")  # longer_row's names
 
 
 def sweep_spec(cfg, seed, h_norm):

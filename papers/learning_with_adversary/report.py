@@ -3,8 +3,6 @@ trend, and every claim scored by the book's rule (lib.verdicts) with its cause f
 evidence: a reading run on the same seeds, the trend along training, or the paper's
 own numbers."""
 
-import re
-
 import numpy as np
 import pandas as pd
 
@@ -17,6 +15,7 @@ from papers.learning_with_adversary.config import (
     MLP_METHODS,
     PAPER_NAMES,
 )
+from papers.learning_with_adversary.experiment import LONGER, longer_row
 
 
 def frame(evaluated, split):
@@ -69,14 +68,14 @@ def quoted(rows, long_epochs, seeds):
     on the Fixed set made on its own seed, and under Adv_Loss the rows trained for
     long_epochs (validation accuracy (%), means over the seeds)."""
     out = {}
+    normal_longer = longer_row("undefended", long_epochs)
     for arch in ("MLP", "LeNet"):
         normal = rows[(rows.arch == arch) & (rows.row == "undefended")]
         out[f"{arch.lower()}_normal_fixed_same"] = normal["Fixed, same seed"].mean()
-        longer = f"{PAPER_NAMES['undefended']} ({long_epochs} epochs)"
         out[f"{arch.lower()}_normal_loss_longer"] = values(
-            rows, arch, longer, "Adv_Loss", seeds
+            rows, arch, normal_longer, "Adv_Loss", seeds
         ).mean()
-    lwa = values(rows, "LeNet", f"LWA ({long_epochs} epochs)", "Adv_Loss", seeds)
+    lwa = values(rows, "LeNet", longer_row("LWA", long_epochs), "Adv_Loss", seeds)
     out["lenet_lwa_loss_longer"] = lwa.mean()
     return {key: float(value) for key, value in out.items()}
 
@@ -212,7 +211,6 @@ PAPER_EVIDENCE = {
     "dropout_improves": "Table 1: Dropout and Normal both 98.0 % clean, and Dropout "
     "below Normal under Adv_Loss_Sign (15.5 % against 19.3 %)",
 }
-LONGER = re.compile(r"(?P<name>.+) \((?P<epochs>\d+) epochs\)")  # a row trained longer
 FIXED_READINGS = {
     "Fixed set made on the same seed's Normal": "Fixed, same seed",
     "Fixed set made on the Normal LeNet": "Fixed, LeNet",
