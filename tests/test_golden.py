@@ -257,3 +257,28 @@ def test_a_defenses_masking_flags_are_checked_as_listed_not_as_which():
     )
     # the defense's name is still checked
     assert sanitize(row.format("none")) != sanitize("LeNet-5 AT none")
+
+
+def test_a_budget_trends_cause_is_checked_as_present_not_as_which():
+    sanitize = repository_sanitizer()
+    row = "LeNet LWA (%) 66.00 (se 4.7) the budget trend's later half (1 to 2) {} {}"
+    budget, other = (
+        row.format("55.00 to 65.00", "budget"),
+        row.format("56.00 to 54.00", "open"),
+    )
+    assert golden.mismatch(sanitize(budget), sanitize(other)) is None
+    html = (
+        "<td>the budget trend's later half (1 to 2)</td>\n      <td>{}</td>\n"
+        "      <td></td>\n      <td>{}</td>"
+    )
+    assert sanitize(html.format("55.00 to 65.00", "budget")) == sanitize(
+        html.format("55.00 to 65.00", "open")
+    )
+    # the trend's numbers are still checked, and a cause elsewhere is not masked
+    assert golden.mismatch(
+        sanitize(budget), sanitize(row.format("5.00 to 9.00", "open"))
+    )
+    no_trend = (
+        "<td>no reading run</td>\n      <td></td>\n      <td></td>\n      <td>{}</td>"
+    )
+    assert sanitize(no_trend.format("open")) != sanitize(no_trend.format("budget"))
