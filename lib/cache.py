@@ -82,22 +82,21 @@ def entry_info(path, trained, entry):
 
 
 def compute(path, key, spec, make):
-    """Run make() and store its result with the time it took; a failed write costs the
-    next run, not this one. A fit inside checkpoints at <key>.ckpt, removed once the
-    entry is written."""
+    """Run make() and store its result with the time it took (every sitting's, where a
+    checkpoint resumed it); a failed write costs the next run, not this one. A fit
+    inside checkpoints at <key>.ckpt, removed once the entry is written."""
     # Left by a killed run: we hold the entry's lock
     for stale in path.parent.glob(f"{path.stem}.*.part"):
         stale.unlink(missing_ok=True)
     resume = path.with_suffix(".ckpt")
-    started = time.perf_counter()
-    with checkpoint.resuming(resume, key):
+    with checkpoint.resuming(resume, key) as sitting:
         result = make()
     entry = {
         "format": FORMAT,
         "key": key,
         "spec": spec_text(spec),
         "result": result,
-        "train_s": round(time.perf_counter() - started, 3),
+        "train_s": round(sitting.elapsed(), 3),  # the sittings before this one too
         "torch": str(torch.__version__),
         "threads": torch.get_num_threads(),
         "devices": devices(result),

@@ -13,6 +13,7 @@ import contextvars
 import os
 import random
 import sys
+import time
 import uuid
 
 import numpy as np
@@ -23,24 +24,32 @@ _ACTIVE = contextvars.ContextVar("checkpoint", default=None)
 
 
 class Resume:
-    """The checkpoint of one cache entry: the states of its stages, by number."""
+    """The checkpoint of one cache entry: the states of its stages, by number, and
+    the training time of the sittings before this one."""
 
     def __init__(self, path, key):
         self.path, self.key, self.stages = path, key, 0
-        self.saved = read(path, key)
+        self.saved, self.earlier_s = read(path, key)
+        self.started = time.perf_counter()
 
     def next_stage(self):
         self.stages += 1
         return self.stages - 1
 
+    def elapsed(self):
+        """Seconds of training so far: this sitting's, and each earlier one's up to
+        its last saved epoch (what it trained after that was trained again)."""
+        return self.earlier_s + time.perf_counter() - self.started
+
 
 @contextlib.contextmanager
 def resuming(path, key):
     """Checkpoint every fit inside the block at `path`, for the cache entry `key`,
-    resuming from what a killed run left there."""
-    token = _ACTIVE.set(Resume(path, key))
+    resuming from what a killed run left there; yields the Resume (its elapsed())."""
+    resume = Resume(path, key)
+    token = _ACTIVE.set(resume)
     try:
-        yield
+        yield resume
     finally:
         _ACTIVE.reset(token)
 
@@ -92,7 +101,11 @@ class Stage:
                 "random": random_state(),
             }
         )
-        checkpoint = {"format": FORMAT, "key": self.resume.key}
+        checkpoint = {
+            "format": FORMAT,
+            "key": self.resume.key,
+            "seconds": self.resume.elapsed(),
+        }
         try:
             save_atomic(checkpoint | {"stages": self.resume.saved}, self.resume.path)
         except (OSError, RuntimeError) as error:
@@ -116,27 +129,29 @@ def has_state(obj):
 
 
 def read(path, key):
-    """The stages saved at `path` for the entry `key`; {} (with a one-line warning
-    when a file is there) when there are none for it."""
+    """(stages, seconds): the stages saved at `path` for the entry `key` and the
+    training time they took; ({}, 0.0) (with a one-line warning when a file is there)
+    when there are none for it."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        return {}
+        return {}, 0.0
     except Exception as error:  # a torn or foreign file: train from the start
         warn(
             f"ignoring the unreadable {shown(path)} ({type(error).__name__}); " + AGAIN
         )
-        return {}
+        return {}, 0.0
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         warn(f"ignoring {shown(path)}, in another format; " + AGAIN)
-        return {}
+        return {}, 0.0
     if checkpoint.get("key") != key:
         warn(
             f"ignoring {shown(path)}, written for the entry {checkpoint.get('key')} "
             f"by other code; " + AGAIN
         )
-        return {}
-    return checkpoint["stages"]
+        return {}, 0.0
+    # written before checkpoints kept time: its earlier sittings count as none
+    return checkpoint["stages"], float(checkpoint.get("seconds", 0.0))
 
 
 AGAIN = "training this model from its first epoch"

@@ -2,6 +2,8 @@
 resumes at its last finished epoch, stage by stage, and ends where an uninterrupted
 one ends; a checkpoint of other code is ignored in one line and the model retrained."""
 
+import time
+
 import pytest
 import torch
 
@@ -117,6 +119,30 @@ def test_a_stopped_training_resumes_stage_by_stage_and_ends_the_same(tmp_path):
     assert steps == []  # the finished stage was restored, not trained again
     assert_same(resumed, reference)
     assert not ckpt.exists()  # removed once the entry is complete
+
+
+def test_an_entrys_training_time_counts_every_sitting(tmp_path):
+    """A model resumed in a second sitting records the first sitting's time too (up
+    to its last saved epoch), not the second's alone."""
+    inner = two_stages([])
+
+    def slow_first_sitting():
+        if STOPS:  # the sitting that will be stopped takes 0.5 s longer
+            time.sleep(0.5)
+        return inner()
+
+    STOPS.append(True)
+    with pytest.raises(Stop):
+        cached("toy", {"run": 2}, slow_first_sitting, root=tmp_path)
+    ckpt = next((tmp_path / "toy").glob("*.ckpt"))
+    first = torch.load(ckpt, weights_only=True)["seconds"]
+    started = time.perf_counter()
+    _, info = cached(
+        "toy", {"run": 2}, slow_first_sitting, root=tmp_path, with_info=True
+    )
+    second = time.perf_counter() - started
+    assert first >= 0.5
+    assert first < info["train_s"] <= first + second
 
 
 def test_the_random_state_batches_and_rules_come_back(tmp_path):

@@ -30,7 +30,7 @@ def test_the_pipeline_runs_each_job_after_the_jobs_it_loads():
         i for i, n in enumerate(names) if n.startswith("retrained")
     )
     chunks = [n for n in names if n.startswith("pgd train")]
-    assert len(chunks) == 6  # 60,000 training images, 10,000 a chunk
+    assert len(chunks) == 12  # 60,000 training images, 5,000 a chunk
     hinge = pipeline["WAGAN β+ (∂W)", 0].spec
     assert hinge["advgan"] == pipeline["AdvGAN", 0].spec
 
